@@ -1,0 +1,76 @@
+# hello.platform: the two commands a user needs are `make lab` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+STAGE := $(CURDIR)/testbed/stage.sh
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ANSIBLE_VAULT_PASSWORD_FILE := $(CURDIR)/testbed/vault-password
+export HELLO_NETWORK ?= hello-lab
+export HELLO_MIRROR_URL ?= http://hello-mirror:8080
+CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
+MOLECULE_SCENARIOS ?= consul
+
+.PHONY: help venv collection testbed lint unit sanity build molecule test lab lab-down clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Python virtualenv with the pinned controller requirements
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required (ansible-core 2.19)"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip==26.3
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+collection: .collections/ansible_collections/hello/platform
+
+.collections/ansible_collections/hello/platform:
+	mkdir -p .collections/ansible_collections/hello
+	ln -sfn ../../.. $@
+
+testbed: venv collection ## Docker engine, base image, vendor artifacts and their mirror
+	testbed/docker-engine.sh
+	testbed/base-image.sh >/dev/null
+	testbed/artifacts.sh consul $(CONSUL_VERSION)
+	testbed/mirror.sh up
+
+lint: venv collection ## yamllint, ansible-lint (production profile), argument specs vs defaults
+	yamllint --strict .
+	ansible-lint
+	$(VENV)/bin/python tests/check_argument_specs.py
+
+unit: venv collection ## Unit tests
+	$(VENV)/bin/python -m pytest -q tests/unit
+
+build: venv ## Build the collection tarball, install it offline, show each role's argument spec
+	tests/build_collection.sh
+
+molecule: testbed ## Molecule scenarios (real Consul in systemd containers)
+	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
+	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s; done
+
+test: ## Everything CI runs
+	$(STAGE) venv $(MAKE) --no-print-directory venv collection
+	$(STAGE) lint $(MAKE) --no-print-directory lint
+	$(STAGE) unit $(MAKE) --no-print-directory unit
+	$(STAGE) build $(MAKE) --no-print-directory build
+	$(STAGE) testbed $(MAKE) --no-print-directory testbed
+	$(STAGE) molecule $(MAKE) --no-print-directory molecule
+
+lab: testbed ## Bring up the two-region lab and deploy playbooks/site.yml into it
+	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
+	$(STAGE) lab-containers ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=started
+	$(STAGE) lab-site ansible-playbook -i inventories/lab playbooks/site.yml
+	ansible-playbook -i inventories/lab testbed/lab-info.yml
+
+lab-down: venv collection ## Remove the lab's containers (secrets and caches are kept)
+	ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=absent
+
+clean: ## Remove the virtualenv and build output (not the caches outside the repo)
+	rm -rf .venv .collections *.tar.gz tests/output

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build the collection, install the tarball offline into a scratch path (dependencies come
+# from the `ansible` package's bundled collections), and check that ansible-doc shows each
+# role's argument spec and each plugin's documentation from the installed copy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+ansible-galaxy collection build --force --output-path "$out" .
+tarball="$(ls "$out"/hello-platform-*.tar.gz)"
+echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
+if tar -tzf "$tarball" | grep -qE '^(molecule|tests|testbed)/'; then
+  echo "ERROR: the tarball contains test files; fix build_ignore in galaxy.yml" >&2
+  exit 1
+fi
+ansible-galaxy collection install --offline -p "$out/collections" "$tarball"
+export ANSIBLE_COLLECTIONS_PATH="$out/collections"
+for role in roles/*/; do
+  name="$(basename "$role")"
+  ansible-doc -t role "hello.platform.$name" > "$out/doc.txt"
+  grep -q "ENTRY POINT: main" "$out/doc.txt" || { echo "ERROR: ansible-doc shows no main entry point for $name" >&2; exit 1; }
+  echo "ansible-doc -t role hello.platform.$name: ok"
+done
+for plugin in plugins/lookup/*.py; do
+  name="$(basename "$plugin" .py)"
+  ansible-doc -t lookup "hello.platform.$name" > /dev/null
+  echo "ansible-doc -t lookup hello.platform.$name: ok"
+done
