@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Fail when a role's meta/argument_specs.yml and defaults/main.yml disagree.
 
 Every default must be described in some entry point of the spec, every spec option with a

@@ -1,13 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: hello.platform developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lookup plugin: a secret generated once on the controller and kept, vault-encrypted."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: secret
-author: hello.platform developers
+author: hello.platform developers (@hello-platform)
 short_description: Read a secret kept on the controller, generating and storing it on first use
 description:
   - Returns the secret stored in O(directory)/V(term). When the file does not exist yet, a new

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Runs INSIDE the debootstrapped chroot (as root) to turn a minbase Debian 12
 # into a systemd image for containers. Called by testbed/base-image.sh with
 # SOURCE_DATE_EPOCH, HELLO_DEBIAN_MIRROR and HELLO_DEBIAN_SECURITY_MIRROR set.

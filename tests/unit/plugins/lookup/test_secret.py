@@ -90,7 +90,7 @@ def test_parallel_processes_get_the_same_secret(tmp_path):
         print(lookup_loader.get("hello.platform.secret", loader=loader).run(["race"], directory=sys.argv[1], kind="uuid")[0])
     """)
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), COLLECTIONS_PATH], stdout=subprocess.PIPE,
-                              env=dict(os.environ)) for _ in range(8)]
+                              env=dict(os.environ)) for dummy in range(8)]
     values = {p.communicate()[0].decode().strip() for p in procs}
     assert all(p.returncode == 0 for p in procs)
     assert len(values) == 1
