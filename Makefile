@@ -48,6 +48,10 @@ lint: venv collection ## yamllint, ansible-lint (production profile), argument s
 unit: venv collection ## Unit tests
 	$(VENV)/bin/python -m pytest -q tests/unit
 
+sanity: venv ## ansible-test sanity on the collection's plugins and files
+	testbed/apt-install.sh shellcheck
+	tests/sanity.sh
+
 build: venv ## Build the collection tarball, install it offline, show each role's argument spec
 	tests/build_collection.sh
 
@@ -59,6 +63,7 @@ test: ## Everything CI runs
 	$(STAGE) venv $(MAKE) --no-print-directory venv collection
 	$(STAGE) lint $(MAKE) --no-print-directory lint
 	$(STAGE) unit $(MAKE) --no-print-directory unit
+	$(STAGE) sanity $(MAKE) --no-print-directory sanity
 	$(STAGE) build $(MAKE) --no-print-directory build
 	$(STAGE) testbed $(MAKE) --no-print-directory testbed
 	$(STAGE) molecule $(MAKE) --no-print-directory molecule
