@@ -14,7 +14,7 @@ export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MOLECULE_SCENARIOS ?= consul
 
-.PHONY: help venv collection testbed lint unit sanity build molecule test lab lab-down clean
+.PHONY: help venv collection testbed lint unit sanity build molecule lab-check test lab lab-down clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,11 @@ molecule: testbed ## Molecule scenarios (real Consul in systemd containers)
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s; done
 
+lab-check: ## Bring the lab up, verify it, remove it (replaces a running lab)
+	$(MAKE) --no-print-directory lab
+	rc=0; ansible-playbook -i inventories/lab molecule/consul/verify_consul.yml || rc=$$?; \
+	$(MAKE) --no-print-directory lab-down; exit $$rc
+
 test: ## Everything CI runs
 	$(STAGE) venv $(MAKE) --no-print-directory venv collection
 	$(STAGE) lint $(MAKE) --no-print-directory lint
@@ -67,6 +72,7 @@ test: ## Everything CI runs
 	$(STAGE) build $(MAKE) --no-print-directory build
 	$(STAGE) testbed $(MAKE) --no-print-directory testbed
 	$(STAGE) molecule $(MAKE) --no-print-directory molecule
+	$(STAGE) lab-check $(MAKE) --no-print-directory lab-check
 
 lab: testbed ## Bring up the two-region lab and deploy playbooks/site.yml into it
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \

@@ -3,7 +3,8 @@
 # (ansible-test needs that path). Test requirements go into ansible-test's own virtualenvs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-work="${HELLO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hello-platform}/sanity"
+# One work tree per checkout (keeps ansible-test's virtualenvs between runs; checkouts don't collide).
+work="${HELLO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hello-platform}/sanity/$(pwd | sha256sum | cut -c1-12)"
 dest="$work/ansible_collections/hello/platform"
 rm -rf "$dest"
 mkdir -p "$dest"
