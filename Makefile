@@ -14,7 +14,7 @@ export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MOLECULE_SCENARIOS ?= consul
 
-.PHONY: help venv collection testbed lint unit sanity build molecule lab-check test lab lab-down clean
+.PHONY: help venv collection testbed lint unit sanity build integration molecule lab-check test lab lab-down clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ sanity: venv ## ansible-test sanity on the collection's plugins and files
 build: venv ## Build the collection tarball, install it offline, show each role's argument spec
 	tests/build_collection.sh
 
+integration: venv collection ## PostgreSQL modules against a throw-away PostgreSQL 15 on 127.0.0.1:55432
+	tests/integration/run.sh
+
 molecule: testbed ## Molecule scenarios (real Consul in systemd containers)
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s; done
@@ -70,6 +73,7 @@ test: ## Everything CI runs
 	$(STAGE) unit $(MAKE) --no-print-directory unit
 	$(STAGE) sanity $(MAKE) --no-print-directory sanity
 	$(STAGE) build $(MAKE) --no-print-directory build
+	$(STAGE) integration $(MAKE) --no-print-directory integration
 	$(STAGE) testbed $(MAKE) --no-print-directory testbed
 	$(STAGE) molecule $(MAKE) --no-print-directory molecule
 	$(STAGE) lab-check $(MAKE) --no-print-directory lab-check

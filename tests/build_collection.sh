@@ -26,3 +26,9 @@ for plugin in plugins/lookup/*.py; do
   ansible-doc -t lookup "hello.platform.$name" > /dev/null
   echo "ansible-doc -t lookup hello.platform.$name: ok"
 done
+for plugin in plugins/modules/*.py; do
+  name="$(basename "$plugin" .py)"
+  ansible-doc -t module "hello.platform.$name" > "$out/doc.txt"
+  grep -q "EXAMPLES" "$out/doc.txt" || { echo "ERROR: ansible-doc shows no examples for module $name" >&2; exit 1; }
+  echo "ansible-doc -t module hello.platform.$name: ok"
+done
