@@ -12,7 +12,7 @@ export ANSIBLE_VAULT_PASSWORD_FILE := $(CURDIR)/testbed/vault-password
 export HELLO_NETWORK ?= hello-lab
 export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
-MOLECULE_SCENARIOS ?= consul
+MOLECULE_SCENARIOS ?= consul patroni
 
 .PHONY: help venv collection testbed lint unit sanity build integration molecule lab-check test lab lab-down clean
 
@@ -58,13 +58,14 @@ build: venv ## Build the collection tarball, install it offline, show each role'
 integration: venv collection ## PostgreSQL modules against a throw-away PostgreSQL 15 on 127.0.0.1:55432
 	tests/integration/run.sh
 
-molecule: testbed ## Molecule scenarios (real Consul in systemd containers)
+molecule: testbed ## Molecule scenarios (real Consul, PostgreSQL and Patroni in systemd containers)
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s; done
 
 lab-check: ## Bring the lab up, verify it, remove it (replaces a running lab)
 	$(MAKE) --no-print-directory lab
-	rc=0; ansible-playbook -i inventories/lab molecule/consul/verify_consul.yml || rc=$$?; \
+	rc=0; ansible-playbook -i inventories/lab molecule/consul/verify_consul.yml \
+	  molecule/patroni/verify_patroni.yml molecule/patroni/verify_covering_index.yml || rc=$$?; \
 	$(MAKE) --no-print-directory lab-down; exit $$rc
 
 test: ## Everything CI runs
