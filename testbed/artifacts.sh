@@ -141,7 +141,7 @@ wrapper_module() {
 # --- products ------------------------------------------------------------------------------
 
 build_consul() {
-  local version=$1 staging=$2 module=github.com/hashicorp/consul info commit date epoch license bin
+  local version=$1 staging=$2 module=github.com/hashicorp/consul info commit date epoch license bin reported
   wrapper_module "$module" "$version"
   info=$(go_module_json "$module@v$version")
   # Same version ldflags as Consul's GNUmakefile (GitCommit, BuildDate); Version and
@@ -158,7 +158,10 @@ build_consul() {
   "$GO" build -mod=mod -trimpath -o "$bin" \
     -ldflags "-s -w -X $module/version.GitCommit=${commit:0:8} -X $module/version.BuildDate=$date" \
     "$module"
-  "$bin" version | grep -q "^Consul v$version\$" || die "built binary does not report Consul v$version"
+  # Read the whole output first: `grep -q` in a pipe can exit before the writer is done, and
+  # with pipefail the writer's SIGPIPE fails the pipeline even though the line matched.
+  reported=$("$bin" version)
+  grep -q "^Consul v$version\$" <<<"$reported" || die "built binary does not report Consul v$version: $reported"
   package_hashicorp consul "$version" "$bin" "$staging" "$epoch"
 }
 

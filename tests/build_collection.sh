@@ -9,7 +9,7 @@ trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build --force --output-path "$out" .
 tarball="$(ls "$out"/hello-platform-*.tar.gz)"
 echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
-if tar -tzf "$tarball" | grep -qE '^(molecule|tests|testbed)/'; then
+if tar -tzf "$tarball" | grep -E '^(molecule|tests|testbed)/' >/dev/null; then
   echo "ERROR: the tarball contains test files; fix build_ignore in galaxy.yml" >&2
   exit 1
 fi
