@@ -203,12 +203,14 @@ def healthy_replica(m):
             and not m["tags"].get("nofailover", False))
 
 
-def choose_candidate(summary, candidate=None, max_lag=None):
+def choose_candidate(summary, candidate=None, max_lag=None, synchronous=False):
     """Decide which member should lead after a switchover.
 
     Returns the member's name. Raises PatroniError with the reason when the cluster is paused, has
     no leader, the named member does not exist / is unhealthy / lags more than max_lag bytes, or no
-    member qualifies. A candidate that already leads is returned as is (the caller reports no change).
+    member qualifies. With `synchronous` (Patroni's synchronous_mode), only a synchronous standby
+    qualifies, as Patroni itself insists. A candidate that already leads is returned as is (the
+    caller reports no change).
     """
     names = [m["name"] for m in summary["members"]]
     if summary["paused"]:
@@ -227,16 +229,22 @@ def choose_candidate(summary, candidate=None, max_lag=None):
         if not healthy_replica(m):
             raise PatroniError("member '%s' cannot take over: role %s, state %s%s" % (
                 candidate, m["role"], m["state"], ", tagged nofailover" if m["tags"].get("nofailover") else ""))
+        if synchronous and m["name"] not in summary["sync_standby"]:
+            raise PatroniError("member '%s' is not a synchronous standby (now: %s), and in synchronous mode Patroni "
+                               "switches over only to one; wait until it is (patronictl list) or choose %s" % (
+                                   candidate, ", ".join(summary["sync_standby"]) or "none",
+                                   " or ".join(summary["sync_standby"]) or "another time"))
         if max_lag is not None and (m["lag"] is None or m["lag"] > max_lag):
             raise PatroniError("member '%s' lags %s bytes behind the leader, more than max_lag_bytes=%d; "
                                "wait for it to catch up or choose another candidate" % (
                                    candidate, "an unknown number of" if m["lag"] is None else m["lag"], max_lag))
         return candidate
     replicas = [m for m in summary["members"] if healthy_replica(m)
-                and (max_lag is None or (m["lag"] is not None and m["lag"] <= max_lag))]
+                and (max_lag is None or (m["lag"] is not None and m["lag"] <= max_lag))
+                and (not synchronous or m["name"] in summary["sync_standby"])]
     if not replicas:
-        raise PatroniError("no healthy candidate: no replica is streaming within max_lag_bytes=%s (members: %s)" % (
-            max_lag, ", ".join("%s %s/%s lag %s" % (m["name"], m["role"], m["state"], m["lag"]) for m in summary["members"])))
+        raise PatroniError("no healthy candidate: no %s is streaming within max_lag_bytes=%s (members: %s)" % (
+            "synchronous standby" if synchronous else "replica", max_lag, ", ".join("%s %s/%s lag %s" % (m["name"], m["role"], m["state"], m["lag"]) for m in summary["members"])))
     # A synchronous standby first (it has every acknowledged commit), then the smallest lag.
     replicas.sort(key=lambda m: (m["name"] not in summary["sync_standby"], m["lag"] if m["lag"] is not None else 1 << 62, m["name"]))
     return replicas[0]["name"]

@@ -14,8 +14,8 @@ description:
   - Moves the leader role of a running Patroni cluster to O(candidate), or to the best candidate
     (a synchronous standby first, then the replica with the least lag) when O(candidate) is not set.
   - 'Refuses, changing nothing, when: the cluster is paused; it has no leader (use a failover);
-    the candidate does not exist, is not a streaming replica, is tagged C(nofailover), or lags more
-    than O(max_lag_bytes); no member qualifies.'
+    the candidate does not exist, is not a streaming replica, is tagged C(nofailover), lags more
+    than O(max_lag_bytes), or (in synchronous mode) is not a synchronous standby; no member qualifies.'
   - When O(candidate) already leads, reports no change.
   - Waits until the new leader runs (and, with O(wait_for_replica), until the old leader streams
     from it) and returns the time taken.
@@ -39,7 +39,9 @@ options:
     type: int
     default: 120
   wait_for_replica:
-    description: Also wait until the old leader streams from the new one.
+    description:
+      - Also wait until the old leader streams from the new one and, in synchronous mode, is a
+        synchronous standby again (so the cluster is redundant and a switchover back is possible).
     type: bool
     default: true
 extends_documentation_fragment:
@@ -127,10 +129,12 @@ def new_leader_runs(name):
     return check
 
 
-def streams(name):
+def streams(name, synchronous):
+    """The old leader replicates again (and, in synchronous mode, is a synchronous standby again)."""
     def check(summary):
         m = member(summary, name)
-        return m is not None and m["role"] not in ("leader", "master", "primary") and m["state"] == "streaming"
+        return (m is not None and m["role"] not in ("leader", "master", "primary") and m["state"] == "streaming"
+                and (not synchronous or name in summary["sync_standby"]))
     return check
 
 
@@ -152,7 +156,8 @@ def main():
         source, cluster = client.cluster()
         summary = summarize(cluster)
         old = summary["leader"]
-        chosen = choose_candidate(summary, p["candidate"], p["max_lag_bytes"])
+        synchronous = bool((client.config() or {}).get("synchronous_mode", False))
+        chosen = choose_candidate(summary, p["candidate"], p["max_lag_bytes"], synchronous)
         result.update(old_leader=old, new_leader=chosen, cluster=summary)
         if chosen == old:
             module.exit_json(msg="%s already leads; nothing to do" % old, **result)
@@ -177,7 +182,7 @@ def main():
         summary = client.wait_for(new_leader_runs(chosen), p["wait_timeout"])[0]
         result["elapsed"] = round(time.monotonic() - started, 3)
         if p["wait_for_replica"]:
-            summary = client.wait_for(streams(old), p["wait_timeout"])[0]
+            summary = client.wait_for(streams(old, synchronous), p["wait_timeout"])[0]
             result["replica_elapsed"] = round(time.monotonic() - started, 3)
         result["cluster"] = summary
     except PatroniError as e:

@@ -93,6 +93,16 @@ def test_choose_candidate_refuses_with_a_reason(data, candidate, max_lag, messag
     assert message in str(e.value)
 
 
+def test_choose_candidate_in_synchronous_mode_takes_only_a_sync_standby():
+    s = p.summarize(CLUSTER)
+    assert p.choose_candidate(s, synchronous=True) == "db-2"
+    with pytest.raises(p.PatroniError, match="'db-3' is not a synchronous standby .now: db-2.*choose db-2"):
+        p.choose_candidate(s, "db-3", synchronous=True)
+    no_sync = p.summarize(cluster(db_2={"role": "replica"}))
+    with pytest.raises(p.PatroniError, match="no healthy candidate: no synchronous standby"):
+        p.choose_candidate(no_sync, synchronous=True)
+
+
 def test_config_changes_is_recursive_and_minimal():
     current = {"ttl": 30, "postgresql": {"parameters": {"work_mem": "8MB", "max_connections": 200}, "use_slots": True}}
     assert p.config_changes(current, {"ttl": 30, "postgresql": {"parameters": {"work_mem": "8MB"}}}) == {}

@@ -34,6 +34,9 @@ class Recorder(p.PatroniClient):
         super().__init__(["https://10.0.0.1:8008"], request=object())
         self.clusters, self.posts, self.post_answer = list(clusters), [], post_answer
 
+    def config(self):
+        return {"synchronous_mode": True}
+
     def cluster(self):
         data = self.clusters[0] if len(self.clusters) == 1 else self.clusters.pop(0)
         return "https://10.0.0.1:8008", json.loads(json.dumps(data))
