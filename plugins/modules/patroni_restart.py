@@ -15,6 +15,7 @@ description:
     when the member reports a pending restart, and waits until it runs again without one.
   - Restarting the leader restarts it in place (writes stop until it is back); to avoid that,
     switch over first (M(hello.platform.patroni_switchover)), as C(playbooks/rolling_restart.yml) does.
+  - A synchronous standby is waited for until it is synchronous again, so a switchover can follow.
   - In check mode, says whether it would restart.
 options:
   member:
@@ -105,9 +106,13 @@ def main():
         if status != 200:
             raise PatroniError("Patroni on %s refused the restart: HTTP %s %s" % (p["member"], status, answer))
 
+        was_sync = p["member"] in summary["sync_standby"]
+
         def back(s):
+            # Running again, nothing pending, and synchronous again if it was (so a switchover can follow).
             x = member(s, p["member"])
-            return x is not None and x["state"] in ("running", "streaming") and not x["pending_restart"]
+            return (x is not None and x["state"] in ("running", "streaming") and not x["pending_restart"]
+                    and (not was_sync or p["member"] in s["sync_standby"]))
         client.wait_for(back, p["wait_timeout"])
         result["elapsed"] = round(time.monotonic() - started, 3)
     except PatroniError as e:
