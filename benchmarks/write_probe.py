@@ -100,13 +100,13 @@ def main():
     with conn.cursor() as cur:
         cur.execute("SELECT username FROM hello.birthdays WHERE username LIKE %s", (args.prefix + "%",))
         present = {r[0] for r in cur.fetchall()}
-        lost = [u for u, _ in acked if u not in present]
+        lost = [write[0] for write in acked if write[0] not in present]
         if args.cleanup:
             cur.execute("DELETE FROM hello.birthdays WHERE username LIKE %s", (args.prefix + "%",))
     conn.commit()
     conn.close()
 
-    times = [start] + [t for _, t in acked]
+    times = [start] + [write[1] for write in acked]
     gaps = [(b - a, a) for a, b in zip(times, times[1:])]
     gap, gap_start = max(gaps) if gaps else (0.0, start)
     print(json.dumps({

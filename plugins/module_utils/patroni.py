@@ -244,7 +244,8 @@ def choose_candidate(summary, candidate=None, max_lag=None, synchronous=False):
                 and (not synchronous or m["name"] in summary["sync_standby"])]
     if not replicas:
         raise PatroniError("no healthy candidate: no %s is streaming within max_lag_bytes=%s (members: %s)" % (
-            "synchronous standby" if synchronous else "replica", max_lag, ", ".join("%s %s/%s lag %s" % (m["name"], m["role"], m["state"], m["lag"]) for m in summary["members"])))
+            "synchronous standby" if synchronous else "replica", max_lag,
+            ", ".join("%s %s/%s lag %s" % (m["name"], m["role"], m["state"], m["lag"]) for m in summary["members"])))
     # A synchronous standby first (it has every acknowledged commit), then the smallest lag.
     replicas.sort(key=lambda m: (m["name"] not in summary["sync_standby"], m["lag"] if m["lag"] is not None else 1 << 62, m["name"]))
     return replicas[0]["name"]
