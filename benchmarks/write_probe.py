@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: hello.platform developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write probe: writes on the path clients use and records every acknowledged write.
