@@ -151,8 +151,14 @@ start() {
   data="$(data_dir)"
   check_port "$data"
   if running; then
-    log "PostgreSQL on $PG_HOST:$PG_PORT is already running ($data)"
-    return 0
+    if [ -s "$PASSWORD_FILE" ]; then
+      log "PostgreSQL on $PG_HOST:$PG_PORT is already running ($data)"
+      return 0
+    fi
+    # A cluster left running by an earlier checkout whose cache (and password) was deleted:
+    # nobody can log in to it, so it is stopped and created again.
+    log "a test cluster runs in $data but its password ($PASSWORD_FILE) is gone: creating it again"
+    as_owner "$PG_BIN/pg_ctl" stop --wait --mode=fast --silent -D "$data" || die "could not stop the old test cluster in $data"
   fi
   create_cluster "$data"
   check_port "$data"
