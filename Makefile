@@ -14,7 +14,7 @@ export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MOLECULE_SCENARIOS ?= consul patroni
 
-.PHONY: help venv collection testbed lint unit sanity build integration molecule lab-check test lab lab-down clean
+.PHONY: help venv collection testbed lint unit sanity build integration molecule lab-check test lab lab-down benchmark clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -88,6 +88,17 @@ lab: testbed ## Bring up the two-region lab and deploy playbooks/site.yml into i
 
 lab-down: venv collection ## Remove the lab's containers (secrets and caches are kept)
 	ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=absent
+
+BENCHMARKS ?= switchover failover dr
+RUNS ?= 10
+benchmark: testbed ## Switchover, failover and DR benchmarks on the molecule patroni scenario (not in `make test`; about an hour)
+	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
+	molecule create -s patroni && molecule converge -s patroni; \
+	inv="$$(ls -td "$$HOME"/.ansible/tmp/molecule.*.patroni/inventory | head -1)"; rc=0; \
+	for b in $(BENCHMARKS); do \
+	  ansible-playbook -i "$$inv" benchmarks/$$b.yml -e runs=$(RUNS) 2>&1 | tee benchmarks/last-$$b.log || rc=1; \
+	done; \
+	molecule destroy -s patroni; exit $$rc
 
 clean: ## Remove the virtualenv and build output (not the caches outside the repo)
 	rm -rf .venv .collections *.tar.gz tests/output

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Integration tests of the PostgreSQL modules against a real PostgreSQL 15 on this machine.
-# Starts the throw-away server (testbed/local-postgres.sh), exports its PG* environment and runs
-# each target (tests/integration/targets/<name>/tasks/main.yml) with ansible-playbook against
-# localhost. Exits non-zero when any target fails.
+# Integration tests of the PostgreSQL and Consul modules against a real PostgreSQL 15 and a real
+# Consul agent on this machine. Starts the throw-away server (testbed/local-postgres.sh) and agent
+# (testbed/local-consul.sh), exports their PG* and CONSUL_* environment and runs each target
+# (tests/integration/targets/<name>/tasks/main.yml) with ansible-playbook against localhost.
+# Exits non-zero when any target fails.
 # Usage: tests/integration/run.sh [TARGET...]   (default: every target)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,6 +16,8 @@ export ANSIBLE_ROLES_PATH="$root/tests/integration/targets" ANSIBLE_NOCOLOR=1
 testbed/local-postgres.sh start
 eval "$(testbed/local-postgres.sh env)"
 export PGTZ=UTC   # timestamps in the assertions are compared as text
+testbed/local-consul.sh start
+eval "$(testbed/local-consul.sh env)"
 
 if [ "$#" -gt 0 ]; then
   targets=("$@")
