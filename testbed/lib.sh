@@ -7,7 +7,18 @@ HELLO_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HELLO_CACHE_DIR="${HELLO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hello-platform}"
 # Docker network shared by the lab, molecule scenarios and the artifact mirror.
 HELLO_NETWORK="${HELLO_NETWORK:-hello-lab}"
-export HELLO_REPO_ROOT HELLO_CACHE_DIR HELLO_NETWORK
+# Its /16 subnet: the lower half is handed out by Docker (the mirror), the upper half holds the
+# fixed address each lab or molecule container derives from its name (testbed/ansible/containers.yml),
+# so a container keeps its address across restarts, as a real host does.
+HELLO_SUBNET="${HELLO_SUBNET:-172.30.0.0/16}"
+export HELLO_REPO_ROOT HELLO_CACHE_DIR HELLO_NETWORK HELLO_SUBNET
+
+# The dynamic half of HELLO_SUBNET (a.b.0.0/17); dies unless HELLO_SUBNET is an a.b.0.0/16.
+hello_ip_range() {
+  [[ "$HELLO_SUBNET" =~ ^([0-9]+\.[0-9]+)\.0\.0/16$ ]] ||
+    die "HELLO_SUBNET must be a /16 written a.b.0.0/16 (got '$HELLO_SUBNET')"
+  printf '%s.0.0/17\n' "${BASH_REMATCH[1]}"
+}
 
 log() { printf '[testbed] %s\n' "$*" >&2; }
 die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -27,13 +27,25 @@ need_engine() {
 container_state() { docker container inspect -f "$1" "$MIRROR_NAME" 2>/dev/null; }
 
 ensure_network() {
-  if ! docker network inspect "$HELLO_NETWORK" >/dev/null 2>&1; then
-    log "creating docker network $HELLO_NETWORK"
-    # Tolerate a concurrent creator.
-    docker network create --driver bridge "$HELLO_NETWORK" >/dev/null 2>&1 ||
-      docker network inspect "$HELLO_NETWORK" >/dev/null 2>&1 ||
-      die "could not create docker network $HELLO_NETWORK"
+  local ip_range subnet attached
+  ip_range="$(hello_ip_range)"
+  if docker network inspect "$HELLO_NETWORK" >/dev/null 2>&1; then
+    subnet="$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{.IPRange}}{{end}}' "$HELLO_NETWORK")"
+    [[ "$subnet" == "$HELLO_SUBNET $ip_range" ]] && return 0
+    # An older test bed created the network without a fixed subnet: recreate it if only the mirror uses it.
+    attached="$(docker network inspect -f '{{range .Containers}}{{.Name}} {{end}}' "$HELLO_NETWORK")"
+    attached="${attached//$MIRROR_NAME/}"
+    [[ -z "${attached// /}" ]] ||
+      die "network $HELLO_NETWORK has subnet '$subnet', not '$HELLO_SUBNET $ip_range', and containers use it ($attached): remove them (make lab-down; molecule destroy --all) and run again"
+    log "recreating docker network $HELLO_NETWORK with subnet $HELLO_SUBNET (was '$subnet')"
+    docker rm -f "$MIRROR_NAME" >/dev/null 2>&1 || true
+    docker network rm "$HELLO_NETWORK" >/dev/null
   fi
+  log "creating docker network $HELLO_NETWORK ($HELLO_SUBNET, dynamic addresses from $ip_range)"
+  # Tolerate a concurrent creator.
+  docker network create --driver bridge --subnet "$HELLO_SUBNET" --ip-range "$ip_range" "$HELLO_NETWORK" >/dev/null 2>&1 ||
+    docker network inspect "$HELLO_NETWORK" >/dev/null 2>&1 ||
+    die "could not create docker network $HELLO_NETWORK with subnet $HELLO_SUBNET (does it overlap a network of this host? set HELLO_SUBNET)"
 }
 
 mirror_up() {
