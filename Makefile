@@ -14,7 +14,7 @@ export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MOLECULE_SCENARIOS ?= consul patroni
 
-.PHONY: help venv collection testbed lint unit sanity build integration molecule lab-check test lab lab-down benchmark clean
+.PHONY: help venv collection testbed lint unit sanity build integration app molecule lab-check test lab lab-down benchmark clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ build: venv ## Build the collection tarball, install it offline, show each role'
 integration: venv collection ## PostgreSQL modules against a throw-away PostgreSQL 15 on 127.0.0.1:55432
 	tests/integration/run.sh
 
+app: venv ## The hello service's tests (contract, fuzzing, leader changes, gunicorn) against the local PostgreSQL
+	app/run-tests.sh
+
 molecule: testbed ## Molecule scenarios (real Consul, PostgreSQL and Patroni in systemd containers)
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s; done
@@ -67,6 +70,7 @@ lab-check: ## Bring the lab up, verify it, remove it (replaces a running lab)
 	rc=0; ansible-playbook -i inventories/lab molecule/consul/verify_consul.yml \
 	  molecule/patroni/verify_patroni.yml molecule/patroni/verify_standby.yml \
 	  molecule/patroni/verify_covering_index.yml || rc=$$?; \
+	ansible-playbook -i inventories/lab molecule/patroni/verify_app.yml --tags contract || rc=$$?; \
 	$(MAKE) --no-print-directory lab-down; exit $$rc
 
 test: ## Everything CI runs
@@ -76,6 +80,7 @@ test: ## Everything CI runs
 	$(STAGE) sanity $(MAKE) --no-print-directory sanity
 	$(STAGE) build $(MAKE) --no-print-directory build
 	$(STAGE) integration $(MAKE) --no-print-directory integration
+	$(STAGE) app $(MAKE) --no-print-directory app
 	$(STAGE) testbed $(MAKE) --no-print-directory testbed
 	$(STAGE) molecule $(MAKE) --no-print-directory molecule
 	$(STAGE) lab-check $(MAKE) --no-print-directory lab-check
@@ -89,9 +94,9 @@ lab: testbed ## Bring up the two-region lab and deploy playbooks/site.yml into i
 lab-down: venv collection ## Remove the lab's containers (secrets and caches are kept)
 	ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=absent
 
-BENCHMARKS ?= switchover failover dr
+BENCHMARKS ?= switchover failover dr app
 RUNS ?= 10
-benchmark: testbed ## Switchover, failover and DR benchmarks on the molecule patroni scenario (not in `make test`; about an hour)
+benchmark: testbed ## Switchover, failover, DR and service benchmarks on the molecule patroni scenario (not in `make test`; about an hour)
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	molecule create -s patroni && molecule converge -s patroni; \
 	inv="$$(ls -td "$$HOME"/.ansible/tmp/molecule.*.patroni/inventory | head -1)"; rc=0; \

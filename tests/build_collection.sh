@@ -9,10 +9,12 @@ trap 'rm -rf "$out"' EXIT
 ansible-galaxy collection build --force --output-path "$out" .
 tarball="$(ls "$out"/hello-platform-*.tar.gz)"
 echo "built $(basename "$tarball") ($(du -h "$tarball" | cut -f1))"
-if tar -tzf "$tarball" | grep -E '^(molecule|tests|testbed)/' >/dev/null; then
+if tar -tzf "$tarball" | grep -E '^(molecule|tests|testbed|app/tests)/' >/dev/null; then
   echo "ERROR: the tarball contains test files; fix build_ignore in galaxy.yml" >&2
   exit 1
 fi
+# The hello_app role builds the service from the collection's app/ directory.
+tar -tzf "$tarball" | grep -qx 'app/pyproject.toml' || { echo "ERROR: the tarball lacks app/ (the hello_app role's source)" >&2; exit 1; }
 ANSIBLE_COLLECTIONS_PATH="$out/collections" ansible-galaxy collection install --offline --force -p "$out/collections" "$tarball"
 export ANSIBLE_COLLECTIONS_PATH="$out/collections" ANSIBLE_NOCOLOR=1
 for role in roles/*/; do
