@@ -14,7 +14,7 @@ if tar -tzf "$tarball" | grep -E '^(molecule|tests|testbed|app/tests)/' >/dev/nu
   exit 1
 fi
 # The hello_app role builds the service from the collection's app/ directory.
-tar -tzf "$tarball" | grep -qx 'app/pyproject.toml' || { echo "ERROR: the tarball lacks app/ (the hello_app role's source)" >&2; exit 1; }
+tar -tzf "$tarball" | grep -x 'app/pyproject.toml' >/dev/null || { echo "ERROR: the tarball lacks app/ (the hello_app role's source)" >&2; exit 1; }
 ANSIBLE_COLLECTIONS_PATH="$out/collections" ansible-galaxy collection install --offline --force -p "$out/collections" "$tarball"
 export ANSIBLE_COLLECTIONS_PATH="$out/collections" ANSIBLE_NOCOLOR=1
 for role in roles/*/; do
