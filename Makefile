@@ -63,7 +63,7 @@ app: venv ## The hello service's tests (contract, fuzzing, leader changes, gunic
 
 molecule: testbed ## Molecule scenarios (real Consul, PostgreSQL and Patroni in systemd containers)
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
-	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s; done
+	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
 
 lab-check: ## Bring the lab up, verify it, remove it (replaces a running lab)
 	$(MAKE) --no-print-directory lab
