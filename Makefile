@@ -12,7 +12,8 @@ export ANSIBLE_VAULT_PASSWORD_FILE := $(CURDIR)/testbed/vault-password
 export HELLO_NETWORK ?= hello-lab
 export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
-MOLECULE_SCENARIOS ?= consul patroni
+MINIO_VERSION := $(shell sed -n 's/^minio_version: *//p' roles/minio/defaults/main.yml)
+MOLECULE_SCENARIOS ?= consul patroni backup
 
 .PHONY: help venv collection testbed lint unit sanity build integration app molecule lab-check test lab lab-down benchmark clean
 
@@ -38,6 +39,7 @@ testbed: venv collection ## Docker engine, base image, vendor artifacts and thei
 	testbed/docker-engine.sh
 	testbed/base-image.sh >/dev/null
 	testbed/artifacts.sh consul $(CONSUL_VERSION)
+	testbed/artifacts.sh minio $(MINIO_VERSION)
 	testbed/mirror.sh up
 
 lint: venv collection ## yamllint, ansible-lint (production profile), argument specs vs defaults

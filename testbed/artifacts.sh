@@ -5,12 +5,16 @@
 #
 #   usage: testbed/artifacts.sh PRODUCT VERSION      e.g. testbed/artifacts.sh consul 1.16.1
 #
-# Products: consul (HashiCorp layout). loki, promtail and minio are meant to become further
-# cases of build_artifacts below.
+# Products: consul (HashiCorp layout), minio (MinIO's layout). loki and promtail are meant to
+# become further cases of build_artifacts below.
 #
 # Layout (HashiCorp):
 #   $HELLO_CACHE_DIR/mirror/consul/1.16.1/consul_1.16.1_linux_amd64.zip   (holds `consul`)
 #   $HELLO_CACHE_DIR/mirror/consul/1.16.1/consul_1.16.1_SHA256SUMS
+# Layout (MinIO, dl.min.io/server/minio/release/linux-amd64/archive/):
+#   $HELLO_CACHE_DIR/mirror/minio/archive/minio.RELEASE.2026-02-12T20-18-48Z            (the binary)
+#   $HELLO_CACHE_DIR/mirror/minio/archive/minio.RELEASE.2026-02-12T20-18-48Z.sha256sum
+#   (hard links to the files of the version directory $HELLO_CACHE_DIR/mirror/minio/RELEASE.…/)
 #
 # If the version directory is already complete and its checksums verify, nothing is built.
 # Otherwise everything is built in temporary directories and the version directory is moved
@@ -31,7 +35,7 @@ GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 TARGET_OS=linux
 TARGET_ARCH=amd64
 
-usage() { printf 'usage: %s PRODUCT VERSION   (products: consul)\n' "${0##*/}" >&2; exit 2; }
+usage() { printf 'usage: %s PRODUCT VERSION   (products: consul, minio)\n' "${0##*/}" >&2; exit 2; }
 
 # ensure_cmd COMMAND [DEBIAN_PACKAGE]: install the package with apt-get if COMMAND is missing;
 # `apt-get update` is run only if the first install attempt fails.
@@ -165,14 +169,60 @@ build_consul() {
   package_hashicorp consul "$version" "$bin" "$staging" "$epoch"
 }
 
-# Per-product dispatch.  A new product (loki, promtail, minio) needs a build_<product>
+# MinIO publishes no Go module versions: its releases are tags RELEASE.<UTC time>, and the proxy
+# serves commits as pseudo-versions. This table maps each release we use to the commit it is built
+# from (the newest commit the proxy serves; MinIO's repository stopped taking changes in 2026).
+minio_pseudo_version() {
+  case $1 in
+    RELEASE.2026-02-12T20-18-48Z) echo v0.0.0-20260212201848-7aac2a2c5b7c ;;
+    *) die "minio $1: no commit known for this release; add it to minio_pseudo_version in ${BASH_SOURCE[0]}" ;;
+  esac
+}
+
+build_minio() {
+  local version=$1 staging=$2 module=github.com/minio/minio pseudo info commit date epoch rfc3339 bin reported
+  pseudo=$(minio_pseudo_version "$version")
+  info=$(go_module_json "$module@$pseudo")
+  commit=${pseudo##*-}
+  date=$(jq -r .Time "$(jq -r .Info <<<"$info")")
+  epoch=$(date -u -d "$date" +%s)
+  rfc3339=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
+  [[ "RELEASE.$(date -u -d "@$epoch" +%Y-%m-%dT%H-%M-%SZ)" == "$version" ]] ||
+    die "minio $version: commit $commit is from $rfc3339; the release tag must name that time"
+  log "minio $version: module $module@$pseudo (commit $commit, $rfc3339), license: $(head -c 60 "$(jq -r .Dir <<<"$info")/LICENSE" | tr -s ' \n' ' ')"
+  mkdir -p "$WORK/src"
+  cd "$WORK/src" || die "cannot cd to $WORK/src"
+  # Same version ldflags as MinIO's buildscripts/gen-ldflags.go.
+  bin="$WORK/bin/minio"
+  log "building minio $version (slow when cold)"
+  GOBIN="$WORK/bin" "$GO" install -trimpath \
+    -ldflags "-s -w -X $module/cmd.Version=$rfc3339 -X $module/cmd.CopyrightYear=${rfc3339:0:4} -X $module/cmd.ReleaseTag=$version -X $module/cmd.CommitID=$commit -X $module/cmd.ShortCommitID=${commit:0:12}" \
+    "$module@$pseudo"
+  reported=$("$bin" --version)
+  grep -q "^minio version $version " <<<"$reported" || die "built binary does not report minio version $version: $reported"
+  install -m 0755 "$bin" "$staging/minio.$version"
+  touch -d "@$epoch" "$staging/minio.$version"
+  (cd "$staging" && sha256sum "minio.$version" >"minio.$version.sha256sum")
+  chmod 0644 "$staging/minio.$version.sha256sum"
+}
+
+# publish_minio VERSIONDIR VERSION: hard links in mirror/minio/archive, MinIO's flat release layout.
+publish_minio() {
+  local dir=$1 version=$2 archive="$MIRROR_DIR/minio/archive"
+  mkdir -p "$archive"
+  ln -f "$dir/minio.$version" "$archive/minio.$version"
+  ln -f "$dir/minio.$version.sha256sum" "$archive/minio.$version.sha256sum"
+}
+
+# Per-product dispatch.  A new product (loki, promtail) needs a build_<product>
 # function and a case in both functions below.
 
 # sums_name PRODUCT VERSION: the checksum file that marks a complete version directory.
 sums_name() {
   case $1 in
     consul) echo "${1}_${2}_SHA256SUMS" ;;
-    *) die "unknown product: $1 (known: consul)" ;;
+    minio) echo "minio.${2}.sha256sum" ;;
+    *) die "unknown product: $1 (known: consul, minio)" ;;
   esac
 }
 
@@ -181,6 +231,7 @@ sums_name() {
 build_artifacts() {
   case $1 in
     consul) build_consul "$2" "$3" ;;
+    minio) build_minio "$2" "$3" ;;
     *) die "unknown product: $1" ;;
   esac
 }
@@ -188,7 +239,11 @@ build_artifacts() {
 main() {
   [[ $# -eq 2 ]] || usage
   local product=$1 version=${2#v} dest sums staging
-  [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] || die "bad version: $2"
+  if [[ $product == minio ]]; then
+    [[ $version =~ ^RELEASE\.[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-[0-9]{2}-[0-9]{2}Z$ ]] || die "bad minio release tag: $2"
+  else
+    [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$ ]] || die "bad version: $2"
+  fi
   sums=$(sums_name "$product" "$version")
   dest="$MIRROR_DIR/$product/$version"
 
@@ -199,6 +254,7 @@ main() {
 
   if verify_dir "$dest" "$sums"; then
     log "$product $version: cached"
+    if [[ $product == minio ]]; then publish_minio "$dest" "$version"; fi
     printf '%s\n' "$dest"
     return 0
   fi
@@ -221,6 +277,7 @@ main() {
   chmod 0755 "$staging"
   rm -rf "$dest"
   mv -T "$staging" "$dest"
+  if [[ $product == minio ]]; then publish_minio "$dest" "$version"; fi
   log "$product $version: built"
   printf '%s\n' "$dest"
 }
