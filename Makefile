@@ -71,7 +71,7 @@ lab-check: ## Bring the lab up, verify it, remove it (replaces a running lab)
 	$(MAKE) --no-print-directory lab
 	rc=0; ansible-playbook -i inventories/lab molecule/consul/verify_consul.yml \
 	  molecule/patroni/verify_patroni.yml molecule/patroni/verify_standby.yml \
-	  molecule/patroni/verify_covering_index.yml || rc=$$?; \
+	  molecule/patroni/verify_covering_index.yml molecule/backup/verify_pgbackrest.yml || rc=$$?; \
 	ansible-playbook -i inventories/lab molecule/patroni/verify_app.yml --tags contract || rc=$$?; \
 	$(MAKE) --no-print-directory lab-down; exit $$rc
 
