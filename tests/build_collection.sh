@@ -28,6 +28,12 @@ for plugin in plugins/lookup/*.py; do
   ansible-doc -t lookup "hello.platform.$name" > /dev/null
   echo "ansible-doc -t lookup hello.platform.$name: ok"
 done
+# Filters are documented in sidecar YAML files, one per filter name.
+for doc in plugins/filter/*.yml; do
+  name="$(basename "$doc" .yml)"
+  ansible-doc -t filter "hello.platform.$name" > /dev/null
+  echo "ansible-doc -t filter hello.platform.$name: ok"
+done
 for plugin in plugins/modules/*.py; do
   name="$(basename "$plugin" .py)"
   ansible-doc -t module "hello.platform.$name" > "$out/doc.txt"
