@@ -13,7 +13,8 @@ export HELLO_NETWORK ?= hello-lab
 export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MINIO_VERSION := $(shell sed -n 's/^minio_version: *//p' roles/minio/defaults/main.yml)
-MOLECULE_SCENARIOS ?= consul patroni backup
+# Scenario groups run in order; scenarios joined by '+' run at the same time (testbed/molecule.sh).
+MOLECULE_SCENARIOS ?= consul+backup patroni
 
 .PHONY: help venv collection testbed lint unit sanity build integration app molecule lab-check test lab lab-down benchmark clean
 
@@ -65,7 +66,7 @@ app: venv ## The hello service's tests (contract, fuzzing, leader changes, gunic
 
 molecule: testbed ## Molecule scenarios (real Consul, PostgreSQL and Patroni in systemd containers)
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
-	for s in $(MOLECULE_SCENARIOS); do molecule test -s $$s || exit 1; done
+	testbed/molecule.sh $(MOLECULE_SCENARIOS)
 
 lab-check: ## Bring the lab up, verify it, remove it (replaces a running lab)
 	$(MAKE) --no-print-directory lab
