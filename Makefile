@@ -16,7 +16,7 @@ MINIO_VERSION := $(shell sed -n 's/^minio_version: *//p' roles/minio/defaults/ma
 # Scenario groups run in order; scenarios joined by '+' run at the same time (testbed/molecule.sh).
 MOLECULE_SCENARIOS ?= consul+backup patroni
 
-.PHONY: help venv collection testbed lint unit sanity build integration app molecule lab-check test lab lab-down benchmark clean
+.PHONY: help venv collection testbed lint unit sanity build integration app molecule lab-check test lab lab-down benchmark benchmark-backup clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ benchmark: testbed ## Switchover, failover, DR and service benchmarks on the mol
 	  ansible-playbook -i "$$inv" benchmarks/$$b.yml -e runs=$(RUNS) 2>&1 | tee benchmarks/last-$$b.log || rc=1; \
 	done; \
 	molecule destroy -s patroni; exit $$rc
+
+benchmark-backup: ## pgBackRest backup/restore vs tar on a generated database of over 1 GB, on this machine (about 5 minutes)
+	OUT=benchmarks/last-pgbackrest.json benchmarks/pgbackrest.sh | tee benchmarks/last-pgbackrest.log
 
 clean: ## Remove the virtualenv and build output (not the caches outside the repo)
 	rm -rf .venv .collections *.tar.gz tests/output
