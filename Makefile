@@ -14,7 +14,9 @@ export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MINIO_VERSION := $(shell sed -n 's/^minio_version: *//p' roles/minio/defaults/main.yml)
 # Scenario groups run in order; scenarios joined by '+' run at the same time (testbed/molecule.sh).
-MOLECULE_SCENARIOS ?= consul+backup patroni
+# The backup scenario (about 20 min) is not in the default list yet: with it a cold `make test` would
+# exceed its 75-minute budget (docs/testing.md). Run it with: make molecule MOLECULE_SCENARIOS=backup
+MOLECULE_SCENARIOS ?= consul patroni
 
 .PHONY: help venv collection testbed lint unit sanity build integration app molecule lab-check test lab lab-down benchmark benchmark-backup clean
 
