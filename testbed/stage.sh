@@ -18,12 +18,14 @@ secs=$(( $(date +%s) - start ))
 printf '%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$stage" "$secs" "$rc" >> "$HELLO_CACHE_DIR/timings.tsv"
 if [ "$rc" -ne 0 ]; then
   printf '\n===== stage %s failed; what failed (full log: %s) =====\n' "$stage" "$logfile" >&2
-  # Ansible: the task header before each failure, and the failure itself (cut to 700 characters);
+  # Ansible: the task header before each failure, the failure and the 40 lines after it (stderr);
   # pytest / shell: FAILED / ERROR lines. sed strips colour codes first.
-  sed -e 's/\x1b\[[0-9;]*m//g' "$logfile" |
+  # molecule 26 draws a box around ansible-playbook's output: its "  │ " prefix is removed as well.
+  sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^ *│ \{0,1\}//' "$logfile" |
     awk '/^TASK \[/ { task = $0 }
-         /^(fatal|failed): \[/ || /^ERROR! / { if (task != last) { print task; last = task }; print substr($0, 1, 700) }
-         /^(FAILED|ERROR) / || /^E   / { print substr($0, 1, 300) }' | tail -n 40 >&2 || true
+         ctx > 0 { print substr($0, 1, 300); ctx-- }
+         /^(fatal|failed): \[/ || /^ERROR! / || /^\[ERROR\]: / { if (task != last) { print task; last = task }; print substr($0, 1, 700); ctx = 40 }
+         /^(FAILED|ERROR) / && !/RETRYING/ || /^E   / { print substr($0, 1, 300) }' | tail -n 150 >&2 || true
 fi
 printf '===== stage %s: %ss, exit %s =====\n' "$stage" "$secs" "$rc" >&2
 exit "$rc"

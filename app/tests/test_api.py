@@ -422,3 +422,37 @@ def test_openapi_document_is_served_from_package_data(client):
     document = yaml.safe_load(packaged)
     assert document["openapi"].startswith("3.")
     assert set(document["paths"]) == {"/hello/{username}", "/health/live", "/health/ready", "/metrics", "/openapi.yaml"}
+
+
+def test_concurrent_first_puts_of_one_username_all_succeed(pg, rows):
+    """PostgreSQL's MERGE is not an atomic upsert: two sessions that both find no row both take the
+    NOT MATCHED branch, and the second INSERT fails with unique_violation. The service must retry
+    (the retry takes the MATCHED branch) instead of answering 5xx. Found by the molecule scenario,
+    where two app hosts ran the same MERGE at the same moment."""
+    import threading
+
+    threads_per_name, names = 8, 25
+    application = create_app(make_settings(pg, pool_max=threads_per_name), today=lambda: datetime.date(2024, 6, 15))
+    statuses = []
+    lock = threading.Lock()
+    try:
+        for n in range(names):
+            username = "racer" + "abcdefghijklmnopqrstuvwxyz"[n]
+            barrier = threading.Barrier(threads_per_name)
+
+            def worker(day):
+                client = application.test_client()
+                barrier.wait()
+                status = put(client, username, {"dateOfBirth": f"1990-01-{day:02d}"}).status_code
+                with lock:
+                    statuses.append(status)
+
+            workers = [threading.Thread(target=worker, args=(i + 1,)) for i in range(threads_per_name)]
+            for t in workers:
+                t.start()
+            for t in workers:
+                t.join()
+    finally:
+        get_service(application).close()
+    assert statuses == [204] * (threads_per_name * names)
+    assert len(rows.all()) == names

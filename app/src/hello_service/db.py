@@ -36,6 +36,7 @@ RETRY_SQLSTATES = frozenset(("25006", "57P01", "57P02", "57P03", "40001", "40P01
 RETRY_ERROR_CLASSES = (psycopg2.OperationalError, psycopg2.InterfaceError, psycopg2.errors.ReadOnlySqlTransaction,
                        psycopg2.errors.AdminShutdown, psycopg2.errors.CrashShutdown, psycopg2.errors.CannotConnectNow,
                        psycopg2.errors.SerializationFailure, psycopg2.errors.DeadlockDetected)
+MERGE_RACE_ATTEMPTS = 3
 BACKOFF_START = 0.05
 BACKOFF_MAX = 0.5
 
@@ -252,7 +253,21 @@ class Database:
 
     # -- statements -------------------------------------------------------------------------
     def upsert_birthday(self, username: str, birthday) -> None:
-        self._run(lambda cur: cur.execute(MERGE_SQL, (username, birthday.isoformat())), read_only=False)
+        def merge(cur):
+            # PostgreSQL's MERGE is not an atomic upsert: when two sessions insert the same new
+            # username at once, both take the NOT MATCHED branch and the later INSERT fails with
+            # unique_violation. Running the MERGE again takes the MATCHED branch (last write wins,
+            # as for any two PUTs). Only pk_birthdays can be violated, and only by such a race.
+            for attempt in range(MERGE_RACE_ATTEMPTS):
+                try:
+                    cur.execute(MERGE_SQL, (username, birthday.isoformat()))
+                    return
+                except psycopg2.errors.UniqueViolation:
+                    if attempt == MERGE_RACE_ATTEMPTS - 1:
+                        raise
+                    metrics.DB_RETRIES.inc()
+                    log.info("MERGE lost an insert race; running it again", extra={"attempt": attempt + 1})
+        self._run(merge, read_only=False)
 
     def get_birthday(self, username: str):
         def query(cur):
