@@ -14,13 +14,13 @@ export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MINIO_VERSION := $(shell sed -n 's/^minio_version: *//p' roles/minio/defaults/main.yml)
 # Scenario groups run in order; scenarios joined by '+' run at the same time (testbed/molecule.sh).
-# The backup scenario (about 20 min) is not in the default list: with it, or with its checks in
-# lab-check (LAB_BACKUP_CHECKS below, about 17 min), a cold `make test` exceeds its 75-minute budget
-# (docs/testing.md, Timings). Run it with: make molecule MOLECULE_SCENARIOS=backup
-MOLECULE_SCENARIOS ?= consul patroni
-# What lab-check runs about backups against the lab: the deployed setup only by default;
-# molecule/backup/verify.yml runs every backup check (PITR, drills, S3 only, switchover, bad input).
-LAB_BACKUP_CHECKS ?= molecule/backup/verify_pgbackrest.yml
+# `make molecule` is for role work; `make test` runs the same verify suites against the lab instead
+# (one converge of the whole platform instead of one per scenario: docs/testing.md, Timings).
+MOLECULE_SCENARIOS ?= consul patroni backup
+# The verify suites lab-check runs against the converged lab, in this order (each also runs under
+# molecule). A suite that fails stops the rest; LAB_KEEP=1 keeps the lab up afterwards.
+LAB_SUITES ?= molecule/consul/verify.yml molecule/patroni/verify.yml molecule/backup/verify.yml
+LAB_KEEP ?=
 
 .PHONY: help venv collection testbed lint unit sanity build integration app molecule lab-check lab-idempotent test lab lab-down benchmark benchmark-backup clean
 
@@ -74,14 +74,18 @@ molecule: testbed ## Molecule scenarios (real Consul, PostgreSQL and Patroni in 
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	testbed/molecule.sh $(MOLECULE_SCENARIOS)
 
-lab-check: ## Bring the lab up, verify it, remove it (replaces a running lab)
-	$(MAKE) --no-print-directory lab
-	rc=0; $(STAGE) lab-verify ansible-playbook -i inventories/lab molecule/consul/verify_consul.yml \
-	  molecule/patroni/verify_patroni.yml molecule/patroni/verify_standby.yml \
-	  molecule/patroni/verify_covering_index.yml || rc=$$?; \
-	$(STAGE) lab-app ansible-playbook -i inventories/lab molecule/patroni/verify_app.yml --tags contract || rc=$$?; \
-	$(STAGE) lab-backup ansible-playbook -i inventories/lab $(LAB_BACKUP_CHECKS) || rc=$$?; \
-	$(MAKE) --no-print-directory lab-down; exit $$rc
+lab-check: testbed ## The platform in the lab: check mode on fresh hosts, site.yml, idempotence, every verify suite, removal
+	$(MAKE) --no-print-directory lab-down
+	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
+	$(STAGE) lab-containers ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=started
+	rc=0; \
+	$(STAGE) lab-check-mode ansible-playbook -i inventories/lab playbooks/site.yml --check || rc=$$?; \
+	((rc)) || $(STAGE) lab-site ansible-playbook -i inventories/lab playbooks/site.yml || rc=$$?; \
+	((rc)) || $(STAGE) lab-idempotence testbed/idempotent.sh -i inventories/lab playbooks/site.yml || rc=$$?; \
+	for suite in $(LAB_SUITES); do \
+	  ((rc)) || $(STAGE) "lab-$$(basename "$$(dirname "$$suite")")" ansible-playbook -i inventories/lab "$$suite" || rc=$$?; \
+	done; \
+	if [[ -z "$(LAB_KEEP)" ]]; then $(MAKE) --no-print-directory lab-down; fi; exit $$rc
 
 lab-idempotent: ## On a running lab: site.yml again must change nothing (testbed/idempotent.sh; PLAYBOOK=... for another)
 	testbed/idempotent.sh -i inventories/lab $(or $(PLAYBOOK),playbooks/site.yml)
@@ -95,7 +99,6 @@ test: ## Everything CI runs
 	$(STAGE) integration $(MAKE) --no-print-directory integration
 	$(STAGE) app $(MAKE) --no-print-directory app
 	$(STAGE) testbed $(MAKE) --no-print-directory testbed
-	$(STAGE) molecule $(MAKE) --no-print-directory molecule
 	$(STAGE) lab-check $(MAKE) --no-print-directory lab-check
 
 lab: testbed ## Bring up the two-region lab and deploy playbooks/site.yml into it
