@@ -11,7 +11,7 @@ done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 [ "$(id -u)" -eq 0 ] || die "missing ${missing[*]}: install them with apt-get (or run as root)"
 log "installing ${missing[*]} with apt-get"
-if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+if ! apt_get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
+  apt_get update -qq >&2
+  apt_get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi

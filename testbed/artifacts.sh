@@ -40,14 +40,14 @@ usage() { printf 'usage: %s PRODUCT VERSION   (products: consul, minio)\n' "${0#
 # ensure_cmd COMMAND [DEBIAN_PACKAGE]: install the package with apt-get if COMMAND is missing;
 # `apt-get update` is run only if the first install attempt fails.
 ensure_cmd() {
-  local cmd=$1 pkg=${2:-$1} sudo=()
+  local cmd=$1 pkg=${2:-$1} apt=(apt_get)
   command -v "$cmd" >/dev/null 2>&1 && return 0
   command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and apt-get is not available"
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  [[ $(id -u) -eq 0 ]] || apt=(sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
   log "installing $pkg"
-  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2; then
-    "${sudo[@]}" apt-get update -qq >&2
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >&2
+  if ! "${apt[@]}" install -y -qq "$pkg" >&2; then
+    "${apt[@]}" update -qq >&2
+    "${apt[@]}" install -y -qq "$pkg" >&2
   fi
   command -v "$cmd" >/dev/null 2>&1 || die "could not install $pkg"
 }

@@ -153,8 +153,8 @@ build_base() {
   if ! command -v debootstrap >/dev/null 2>&1; then
     [[ "$(id -u)" -eq 0 ]] || die "debootstrap is missing; install it (apt-get install debootstrap) or run as root"
     log "installing debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap
+    apt_get update -qq
+    apt_get install -y -qq --no-install-recommends debootstrap
   fi
   [[ "$(id -u)" -eq 0 ]] || die "building the base image needs root (debootstrap, chroot)"
 

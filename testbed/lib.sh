@@ -21,4 +21,13 @@ hello_ip_range() {
 }
 
 log() { printf '[testbed] %s\n' "$*" >&2; }
+
+# apt-get for the test bed's own installs on the controller. `make test` prepares the test bed in the
+# background while other stages may install packages too (testbed/background.sh): our installs take
+# turns on one lock, and wait for a dpkg lock held by anything else instead of failing.
+apt_get() {
+  mkdir -p "$HELLO_CACHE_DIR"
+  DEBIAN_FRONTEND=noninteractive flock "$HELLO_CACHE_DIR/apt.lock" \
+    apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
 die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
