@@ -11,6 +11,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_VAULT_PASSWORD_FILE := $(CURDIR)/testbed/vault-password
 export HELLO_NETWORK ?= hello-lab
 export HELLO_MIRROR_URL ?= http://hello-mirror:8080
+# The test bed's cache (testbed/lib.sh uses the same default); exported so every tool agrees on it.
+export HELLO_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hello-platform
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MINIO_VERSION := $(shell sed -n 's/^minio_version: *//p' roles/minio/defaults/main.yml)
 # Scenario groups run in order; scenarios joined by '+' run at the same time (testbed/molecule.sh).
@@ -28,7 +30,7 @@ LAB_SKIP_TAGS ?= failover,dr
 # In lab-check, facts gathered once per host are reused by later plays and by the nested
 # ansible-playbook runs of the verify suites (bad input, switchover, DR, restore: dozens of runs);
 # the cache is emptied whenever the containers are created. Explicit setup tasks still gather.
-LAB_FACTS := $(or $(HELLO_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hello-platform)/facts/lab
+LAB_FACTS := $(HELLO_CACHE_DIR)/facts/lab
 lab-check: export ANSIBLE_GATHERING := smart
 lab-check: export ANSIBLE_CACHE_PLUGIN := ansible.builtin.jsonfile
 lab-check: export ANSIBLE_CACHE_PLUGIN_CONNECTION := $(LAB_FACTS)
