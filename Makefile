@@ -21,7 +21,7 @@ MINIO_VERSION := $(shell sed -n 's/^minio_version: *//p' roles/minio/defaults/ma
 MOLECULE_SCENARIOS ?= consul patroni backup
 # The verify suites lab-check runs against the converged lab, in this order (each also runs under
 # molecule). A suite that fails stops the rest; LAB_KEEP=1 keeps the lab up afterwards.
-LAB_SUITES ?= molecule/consul/verify.yml molecule/patroni/verify.yml molecule/backup/verify.yml
+LAB_SUITES ?= molecule/consul/verify.yml molecule/patroni/verify.yml molecule/backup/verify.yml molecule/monitoring/verify.yml
 LAB_KEEP ?=
 # Tags the suites skip in the lab. failover and dr: a known defect (docs/testing.md, Known defects)
 # makes region B replay WAL from the archive that region A's killed leader wrote after the fork;
@@ -36,7 +36,7 @@ lab-check: export ANSIBLE_CACHE_PLUGIN := ansible.builtin.jsonfile
 lab-check: export ANSIBLE_CACHE_PLUGIN_CONNECTION := $(LAB_FACTS)
 lab-check: export ANSIBLE_CACHE_PLUGIN_TIMEOUT := 14400
 
-.PHONY: help venv collection testbed lint unit sanity build integration app molecule lab-check lab-idempotent test lab lab-down benchmark benchmark-backup clean
+.PHONY: help venv collection testbed lint unit rules sanity build integration app molecule lab-check lab-idempotent test lab lab-down benchmark benchmark-backup clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ lint: venv collection ## yamllint, ansible-lint (production profile), argument s
 
 unit: venv collection ## Unit tests
 	$(VENV)/bin/python -m pytest -q tests/unit
+
+rules: ## Prometheus alert rules: promtool check rules and promtool test rules (every alert fires and stays quiet)
+	tests/prometheus/run.sh
 
 sanity: venv ## ansible-test sanity on the collection's plugins and files
 	testbed/apt-install.sh shellcheck
@@ -113,6 +116,7 @@ test: ## Everything CI runs
 	testbed/background.sh start testbed $(STAGE) testbed $(MAKE) --no-print-directory testbed
 	$(STAGE) lint $(MAKE) --no-print-directory lint
 	$(STAGE) unit $(MAKE) --no-print-directory unit
+	$(STAGE) rules $(MAKE) --no-print-directory rules
 	$(STAGE) sanity $(MAKE) --no-print-directory sanity
 	$(STAGE) build $(MAKE) --no-print-directory build
 	$(STAGE) app $(MAKE) --no-print-directory app
