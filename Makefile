@@ -71,8 +71,9 @@ lint: venv collection ## yamllint, ansible-lint (production profile), argument s
 unit: venv collection ## Unit tests
 	$(VENV)/bin/python -m pytest -q tests/unit
 
-rules: ## Prometheus alert rules: promtool check rules and promtool test rules (every alert fires and stays quiet)
+rules: venv collection ## Alert rules (promtool check/test rules: every alert fires and stays quiet); the grafana role rendered on localhost
 	tests/prometheus/run.sh
+	tests/dashboards/render_role.sh
 
 sanity: venv ## ansible-test sanity on the collection's plugins and files
 	testbed/apt-install.sh shellcheck
@@ -81,8 +82,9 @@ sanity: venv ## ansible-test sanity on the collection's plugins and files
 build: venv ## Build the collection tarball, install it offline, show each role's argument spec
 	tests/build_collection.sh
 
-integration: venv collection ## PostgreSQL modules against a throw-away PostgreSQL 15 on 127.0.0.1:55432
+integration: venv collection ## PostgreSQL modules against a throw-away PostgreSQL 15 on 127.0.0.1:55432; the exporter's custom queries
 	tests/integration/run.sh
+	tests/prometheus/postgres_exporter_queries.sh
 
 app: venv ## The hello service's tests (contract, fuzzing, leader changes, gunicorn) against the local PostgreSQL
 	app/run-tests.sh
