@@ -5,8 +5,8 @@
 #
 #   usage: testbed/artifacts.sh PRODUCT VERSION      e.g. testbed/artifacts.sh consul 1.16.1
 #
-# Products: consul (HashiCorp layout), minio (MinIO's layout). loki and promtail are meant to
-# become further cases of build_artifacts below.
+# Products: consul (HashiCorp layout), minio (MinIO's layout), loki and promtail (Grafana's
+# GitHub release layout; both come from the Loki module, Promtail up to Loki 3.6).
 #
 # Layout (HashiCorp):
 #   $HELLO_CACHE_DIR/mirror/consul/1.16.1/consul_1.16.1_linux_amd64.zip   (holds `consul`)
@@ -15,6 +15,11 @@
 #   $HELLO_CACHE_DIR/mirror/minio/archive/minio.RELEASE.2026-02-12T20-18-48Z            (the binary)
 #   $HELLO_CACHE_DIR/mirror/minio/archive/minio.RELEASE.2026-02-12T20-18-48Z.sha256sum
 #   (hard links to the files of the version directory $HELLO_CACHE_DIR/mirror/minio/RELEASE.…/)
+# Layout (GitHub releases of grafana/loki, github.com/grafana/loki/releases/download/v3.6.7/):
+#   $HELLO_CACHE_DIR/mirror/grafana/loki/releases/download/v3.6.7/loki-linux-amd64.zip      (holds `loki-linux-amd64`)
+#   $HELLO_CACHE_DIR/mirror/grafana/loki/releases/download/v3.6.7/promtail-linux-amd64.zip  (holds `promtail-linux-amd64`)
+#   $HELLO_CACHE_DIR/mirror/grafana/loki/releases/download/v3.6.7/SHA256SUMS               (the zips present there)
+#   (hard links to the zips of the version directories $HELLO_CACHE_DIR/mirror/{loki,promtail}/3.6.7/)
 #
 # If the version directory is already complete and its checksums verify, nothing is built.
 # Otherwise everything is built in temporary directories and the version directory is moved
@@ -35,21 +40,35 @@ GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 TARGET_OS=linux
 TARGET_ARCH=amd64
 
-usage() { printf 'usage: %s PRODUCT VERSION   (products: consul, minio)\n' "${0##*/}" >&2; exit 2; }
+usage() { printf 'usage: %s PRODUCT VERSION   (products: consul, minio, loki, promtail)\n' "${0##*/}" >&2; exit 2; }
 
-# ensure_cmd COMMAND [DEBIAN_PACKAGE]: install the package with apt-get if COMMAND is missing;
+# apt_install PACKAGE WHAT: install a Debian package with apt-get (WHAT, missing, is why);
 # `apt-get update` is run only if the first install attempt fails.
-ensure_cmd() {
-  local cmd=$1 pkg=${2:-$1} apt=(apt_get)
-  command -v "$cmd" >/dev/null 2>&1 && return 0
-  command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and apt-get is not available"
+apt_install() {
+  local pkg=$1 what=$2 apt=(apt_get)
+  command -v apt-get >/dev/null 2>&1 || die "$what is missing and apt-get is not available"
   [[ $(id -u) -eq 0 ]] || apt=(sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
   log "installing $pkg"
   if ! "${apt[@]}" install -y -qq "$pkg" >&2; then
     "${apt[@]}" update -qq >&2
     "${apt[@]}" install -y -qq "$pkg" >&2
   fi
+}
+
+# ensure_cmd COMMAND [DEBIAN_PACKAGE]: install the package if COMMAND is missing.
+ensure_cmd() {
+  local cmd=$1 pkg=${2:-$1}
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  apt_install "$pkg" "$cmd"
   command -v "$cmd" >/dev/null 2>&1 || die "could not install $pkg"
+}
+
+# ensure_file FILE DEBIAN_PACKAGE: install the package if FILE (a header, say) is missing.
+ensure_file() {
+  local file=$1 pkg=$2
+  [[ -e $file ]] && return 0
+  apt_install "$pkg" "$file"
+  [[ -e $file ]] || die "could not install $pkg ($file is still missing)"
 }
 
 # Go environment: every cache under $HELLO_CACHE_DIR/go, static binaries, no workspace files.
@@ -214,15 +233,129 @@ publish_minio() {
   ln -f "$dir/minio.$version.sha256sum" "$archive/minio.$version.sha256sum"
 }
 
-# Per-product dispatch.  A new product (loki, promtail) needs a build_<product>
-# function and a case in both functions below.
+# Loki and Promtail: one Go module, github.com/grafana/loki/v3 (Loki 3.x; Promtail lives in its
+# clients/ tree up to Loki 3.6). Its go.mod has replace directives (forks, ./pkg/push), which
+# apply only to the main module, so `go install module@version` cannot build it: the module's
+# source is fetched by name with `go mod download` and built as the main module, from a copy in
+# $WORK (the module cache stays pristine). Flags as in Loki's `make dist` (Makefile): loki static
+# with CGO off and tag netgo; promtail with CGO and tag promtail_journal_enabled, so that it reads
+# the systemd journal (libsystemd is opened at run time; its headers are needed to build).
+LOKI_MODULE=github.com/grafana/loki/v3
+LOKI_RELEASES=grafana/loki/releases/download
+
+build_grafana() {
+  local product=$1 version=$2 staging=$3 info dir commit date epoch pkg tags cgo ldflags reported
+  local vprefix=$LOKI_MODULE/pkg/util/build name="$1-$TARGET_OS-$TARGET_ARCH"
+  case $product in
+    loki) pkg=./cmd/loki tags=netgo cgo=0 ;;
+    promtail) pkg=./clients/cmd/promtail tags=netgo,promtail_journal_enabled cgo=1 ;;
+    *) die "build_grafana: unknown product $product" ;;
+  esac
+  info=$(go_module_json "$LOKI_MODULE@v$version")
+  dir=$(jq -r .Dir <<<"$info")
+  [[ -f $dir/$pkg/main.go ]] ||
+    die "$LOKI_MODULE@v$version has no $pkg ($product); Promtail left the Loki tree after 3.6: pick a 3.6.x or older release"
+  commit=$(jq -r '.Origin.Hash // empty' <<<"$info")
+  [[ -n $commit ]] || log "warning: the proxy gave no commit for $LOKI_MODULE@v$version; Revision stays empty"
+  date=$(jq -r .Time "$(jq -r .Info <<<"$info")")
+  epoch=$(date -u -d "$date" +%s)
+  date=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
+  # Licences (LICENSING.md): AGPL-3.0 for Loki, Apache-2.0 for clients/ (Promtail).
+  log "$product $version: $LOKI_MODULE@v$version (commit ${commit:-?}, $date)"
+  if ((cgo)); then
+    ensure_cmd gcc
+    ensure_file /usr/include/systemd/sd-journal.h libsystemd-dev
+  fi
+
+  mkdir -p "$WORK/src" "$WORK/bin"
+  cp -R "$dir/." "$WORK/src/"
+  chmod -R u+w "$WORK/src"
+  cd "$WORK/src" || die "cannot cd to $WORK/src"
+  local_submodules
+  log "building $product $version (CGO_ENABLED=$cgo, tags $tags; slow when cold)"
+  # Version variables as Loki's Makefile sets them (GO_LDFLAGS), for a build of the release tag.
+  ldflags="-s -w -X $vprefix.Branch=HEAD -X $vprefix.Version=$version -X $vprefix.Revision=${commit:0:7}"
+  ldflags+=" -X $vprefix.BuildUser=hello-testbed -X $vprefix.BuildDate=$date"
+  # -mod=readonly: the build list and hashes are exactly the vendor's go.mod and go.sum.
+  CGO_ENABLED=$cgo "$GO" build -mod=readonly -trimpath -tags "$tags" -ldflags "$ldflags" -o "$WORK/bin/$name" "$pkg"
+  reported=$("$WORK/bin/$name" -version)
+  grep -q "^$product, version $version " <<<"$reported" || die "built binary does not report $product version $version: $reported"
+  if [[ $product == promtail ]]; then
+    # The journal reader is compiled in: the dlopen'ed libsystemd symbols are there, the stub's warning is not.
+    grep -qa sd_journal_open "$WORK/bin/$name" || die "promtail was built without the journal reader (sd_journal_open missing)"
+    if grep -qa 'support for reading the systemd journal is not compiled' "$WORK/bin/$name"; then
+      die "promtail was built with the journal stub (build tag promtail_journal_enabled or CGO missing)"
+    fi
+  fi
+  package_grafana "$name" "$WORK/bin/$name" "$staging" "$epoch"
+}
+
+# local_submodules: in the main module in the current directory, fill each directory that a
+# replace directive names (./pkg/push) with the module it stands for. Nested modules are not part
+# of their parent's module zip; each comes from the proxy, at the version the main module requires
+# (checked against the checksum database like any other download).
+local_submodules() {
+  local path target req json
+  while IFS=$'\t' read -r path target; do
+    [[ -n $path ]] || continue
+    [[ $target == ./* && $target != *..* ]] || die "replace $path => $target: only ./ directories are handled"
+    [[ ! -e $target/go.mod ]] || continue
+    req=$("$GO" mod edit -json | jq -r --arg p "$path" '.Require[]? | select(.Path == $p) | .Version')
+    [[ -n $req ]] || die "go.mod replaces $path with $target but does not require it"
+    json=$(go_module_json "$path@$req")
+    mkdir -p "$target"
+    cp -R "$(jq -r .Dir <<<"$json")/." "$target/"
+    chmod -R u+w "$target"
+    log "nested module $path: $req from the proxy in $target"
+  done < <("$GO" mod edit -json | jq -r '.Replace[]? | select(.New.Version == null) | [.Old.Path, .New.Path] | @tsv')
+}
+
+# package_grafana NAME BINARY STAGING EPOCH: NAME.zip holding the single file NAME, as Loki's
+# `make dist` does (zip -j); timestamps pinned to EPOCH and extra fields dropped (-X), so the
+# same binary always gives the same zip. SHA256SUMS lists it.
+package_grafana() {
+  local name=$1 binary=$2 staging=$3 epoch=$4 zdir="$WORK/zip"
+  mkdir -p "$zdir"
+  install -m 0755 "$binary" "$zdir/$name"
+  touch -d "@$epoch" "$zdir/$name"
+  (cd "$zdir" && TZ=UTC zip -q -X "$staging/$name.zip" "$name")
+  chmod 0644 "$staging/$name.zip"
+  (cd "$staging" && sha256sum "$name.zip" >SHA256SUMS)
+  chmod 0644 "$staging/SHA256SUMS"
+}
+
+# publish_grafana PRODUCT VERSIONDIR VERSION: hard links in the GitHub release directory
+# mirror/grafana/loki/releases/download/v<VERSION>/, which Loki and Promtail share, and its
+# SHA256SUMS rewritten for the zips it then holds. Links and SHA256SUMS are replaced by rename,
+# under a lock of their own, so that a concurrent loki and promtail run never serve a torn file.
+publish_grafana() {
+  local product=$1 dir=$2 version=$3
+  local rel="$MIRROR_DIR/$LOKI_RELEASES/v$version" zip="$product-$TARGET_OS-$TARGET_ARCH.zip"
+  mkdir -p "$rel"
+  (
+    flock 8
+    if [[ ! "$rel/$zip" -ef "$dir/$zip" ]]; then
+      ln -f "$dir/$zip" "$rel/.$zip.tmp"
+      mv -f "$rel/.$zip.tmp" "$rel/$zip"
+    fi
+    (cd "$rel" && sha256sum -- *.zip >.SHA256SUMS.tmp)
+    chmod 0644 "$rel/.SHA256SUMS.tmp"
+    mv -f "$rel/.SHA256SUMS.tmp" "$rel/SHA256SUMS"
+  ) 8>"$HELLO_CACHE_DIR/locks/grafana-loki-v$version.publish.lock"
+  verify_dir "$rel" SHA256SUMS || die "$rel fails its SHA256SUMS"
+  log "$product $version: published as ${rel#"$MIRROR_DIR"/}/$zip"
+}
+
+# Per-product dispatch.  A new product needs a build_<product> function and a case in the
+# functions below.
 
 # sums_name PRODUCT VERSION: the checksum file that marks a complete version directory.
 sums_name() {
   case $1 in
     consul) echo "${1}_${2}_SHA256SUMS" ;;
     minio) echo "minio.${2}.sha256sum" ;;
-    *) die "unknown product: $1 (known: consul, minio)" ;;
+    loki | promtail) echo SHA256SUMS ;;
+    *) die "unknown product: $1 (known: consul, minio, loki, promtail)" ;;
   esac
 }
 
@@ -232,7 +365,17 @@ build_artifacts() {
   case $1 in
     consul) build_consul "$2" "$3" ;;
     minio) build_minio "$2" "$3" ;;
+    loki | promtail) build_grafana "$1" "$2" "$3" ;;
     *) die "unknown product: $1" ;;
+  esac
+}
+
+# publish PRODUCT VERSIONDIR VERSION: links for vendors whose layout is not one directory per version.
+publish() {
+  case $1 in
+    minio) publish_minio "$2" "$3" ;;
+    loki | promtail) publish_grafana "$1" "$2" "$3" ;;
+    *) ;;
   esac
 }
 
@@ -254,7 +397,7 @@ main() {
 
   if verify_dir "$dest" "$sums"; then
     log "$product $version: cached"
-    if [[ $product == minio ]]; then publish_minio "$dest" "$version"; fi
+    publish "$product" "$dest" "$version"
     printf '%s\n' "$dest"
     return 0
   fi
@@ -277,7 +420,7 @@ main() {
   chmod 0755 "$staging"
   rm -rf "$dest"
   mv -T "$staging" "$dest"
-  if [[ $product == minio ]]; then publish_minio "$dest" "$version"; fi
+  publish "$product" "$dest" "$version"
   log "$product $version: built"
   printf '%s\n' "$dest"
 }
