@@ -31,3 +31,30 @@ apt_get() {
     apt-get -o DPkg::Lock::Timeout=600 "$@"
 }
 die() { printf '[testbed] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# deb_tool PACKAGE: a Debian package's files, unpacked (never installed: no service starts) into
+# $HELLO_CACHE_DIR/tools/PACKAGE once, and that directory printed. For tools the tests run from a
+# package, such as promtool. `apt-get update` runs only when the download fails.
+deb_tool() {
+  local pkg=$1 dir="$HELLO_CACHE_DIR/tools/$1" work deb
+  if [[ -d $dir/usr ]]; then printf '%s\n' "$dir"; return 0; fi
+  if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
+    die "$pkg is not cached and apt-get/dpkg-deb are missing"
+  fi
+  mkdir -p "$HELLO_CACHE_DIR/tools"
+  work="$(mktemp -d "$HELLO_CACHE_DIR/tools/.$pkg.XXXXXX")"
+  log "downloading Debian's $pkg package into $HELLO_CACHE_DIR/tools"
+  if ! (cd "$work" && apt_get download "$pkg" >"$work/apt.log" 2>&1); then
+    log "apt-get download failed ($(tail -n 1 "$work/apt.log")): apt-get update, then again"
+    apt_get update -qq >"$work/apt.log" 2>&1 || { rm -rf "$work"; die "apt-get update failed"; }
+    (cd "$work" && apt_get download "$pkg" >"$work/apt.log" 2>&1) ||
+      { cat "$work/apt.log" >&2; rm -rf "$work"; die "apt-get download $pkg failed"; }
+  fi
+  deb="$(find "$work" -maxdepth 1 -name "${pkg}_*.deb" -print -quit)"
+  [[ -n $deb ]] || { rm -rf "$work"; die "apt-get download left no ${pkg}_*.deb"; }
+  dpkg-deb -x "$deb" "$work/root"
+  rm -rf "$dir"
+  mv "$work/root" "$dir"
+  rm -rf "$work"
+  printf '%s\n' "$dir"
+}

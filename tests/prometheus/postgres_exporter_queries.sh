@@ -21,8 +21,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 queries="$repo/roles/postgres_exporter/files/queries.yaml"
-cache="${HELLO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hello-platform}"
-tools="$cache/tools"
+# deb_tool (Debian packages unpacked into the cache) and apt_get (on the test bed's lock).
+# shellcheck source-path=SCRIPTDIR source=../../testbed/lib.sh disable=SC1091
+source "$repo/testbed/lib.sh"
 pg_bin=/usr/lib/postgresql/15/bin
 pg_port="${HELLO_QUERIES_PG_PORT:-56540}"
 standby_port=$((pg_port + 1))
@@ -31,10 +32,6 @@ standby_exp_port=$((exp_port + 1))
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'tests/prometheus/postgres_exporter_queries.sh: %s\n' "$*" >&2; exit 1; }
-apt_get() {
-  mkdir -p "$cache"
-  DEBIAN_FRONTEND=noninteractive flock "$cache/apt.lock" apt-get -o DPkg::Lock::Timeout=600 "$@"
-}
 is_root() { [[ "$(id -u)" -eq 0 ]]; }
 # Run as the owner of the clusters (postgres when we are root), from / so that cwd does not matter.
 # exec: in the background, $! is the program itself (or runuser, which passes signals on).
@@ -44,25 +41,7 @@ as_owner() {
 
 # Debian's postgres_exporter binary, fetched into the cache when needed.
 exporter_path() {
-  local cached="$tools/prometheus-postgres-exporter/usr/bin/prometheus-postgres-exporter" work deb
-  if [[ -x "$cached" ]] && "$cached" --version >/dev/null 2>&1; then
-    printf '%s\n' "$cached"
-    return
-  fi
-  mkdir -p "$tools"
-  work="$(mktemp -d "$tools/.postgres-exporter.XXXXXX")"
-  log "downloading Debian's prometheus-postgres-exporter package into $tools"
-  if ! (cd "$work" && apt_get download prometheus-postgres-exporter >"$work/apt.log" 2>&1); then
-    apt_get update -qq >"$work/apt.log" 2>&1 || { rm -rf "$work"; die "apt-get update failed"; }
-    (cd "$work" && apt_get download prometheus-postgres-exporter >"$work/apt.log" 2>&1) ||
-      { cat "$work/apt.log" >&2; rm -rf "$work"; die "apt-get download prometheus-postgres-exporter failed"; }
-  fi
-  deb="$(find "$work" -maxdepth 1 -name 'prometheus-postgres-exporter_*.deb' -print -quit)"
-  dpkg-deb -x "$deb" "$work/root"
-  rm -rf "$tools/prometheus-postgres-exporter"
-  mv "$work/root" "$tools/prometheus-postgres-exporter"
-  rm -rf "$work"
-  printf '%s\n' "$cached"
+  printf '%s/usr/bin/prometheus-postgres-exporter\n' "$(deb_tool prometheus-postgres-exporter)"
 }
 
 if [[ ! -x "$pg_bin/initdb" ]]; then

@@ -22,17 +22,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 rules_dir="$repo/roles/prometheus/files/rules"
-cache="${HELLO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hello-platform}"
-tools="$cache/tools"
+# deb_tool (Debian packages unpacked into the cache, apt-get on the test bed's lock).
+# shellcheck source-path=SCRIPTDIR source=../../testbed/lib.sh disable=SC1091
+source "$repo/testbed/lib.sh"
+tools="$HELLO_CACHE_DIR/tools"
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'tests/prometheus/run.sh: %s\n' "$*" >&2; exit 1; }
-# apt-get on the test bed's lock (as testbed/lib.sh's apt_get: `make test` installs packages in the
-# background meanwhile).
-apt_get() {
-  mkdir -p "$cache"
-  DEBIAN_FRONTEND=noninteractive flock "$cache/apt.lock" apt-get -o DPkg::Lock::Timeout=600 "$@"
-}
 
 # Print the path of a working promtool, fetching Debian's package into the cache when needed.
 promtool_path() {
@@ -46,29 +42,9 @@ promtool_path() {
     printf '%s\n' "$cached"
     return
   fi
-  if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
-    die "promtool is not cached and apt-get/dpkg-deb are missing: set PROMTOOL"
-  fi
-  mkdir -p "$tools"
-  local work
-  work="$(mktemp -d "$tools/.prometheus.XXXXXX")"
-  # shellcheck disable=SC2064  # expand $work now: it is local to this function
-  trap "rm -rf '$work'" EXIT
-  log "downloading Debian's prometheus package for promtool into $tools"
-  if ! (cd "$work" && apt_get download prometheus >"$work/apt.log" 2>&1); then
-    log "apt-get download failed ($(tail -n 1 "$work/apt.log")): apt-get update, then again"
-    apt_get update -qq >"$work/apt.log" 2>&1 || die "apt-get update failed: $(tail -n 3 "$work/apt.log")"
-    (cd "$work" && apt_get download prometheus >"$work/apt.log" 2>&1) || die "apt-get download prometheus failed: $(tail -n 3 "$work/apt.log")"
-  fi
-  local deb
-  deb="$(find "$work" -maxdepth 1 -name 'prometheus_*.deb' -print -quit)"
-  [[ -n "$deb" ]] || die "apt-get download left no prometheus_*.deb in $work"
-  dpkg-deb -x "$deb" "$work/root"
-  "$work/root/usr/bin/promtool" --version >/dev/null 2>&1 || die "the promtool of $(basename "$deb") does not run"
-  rm -rf "$tools/prometheus"
-  mv "$work/root" "$tools/prometheus"
-  rm -rf "$work"
-  trap - EXIT
+  local dir
+  dir="$(deb_tool prometheus)"
+  "$dir/usr/bin/promtool" --version >/dev/null 2>&1 || die "the promtool of Debian's prometheus package does not run"
   printf '%s\n' "$cached"
 }
 
