@@ -20,10 +20,12 @@ cat >/etc/apt/apt.conf.d/90hello-no-recommends <<'EOF'
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 EOF
-# Keep the image small: never keep downloaded .debs around.
-cat >/etc/apt/apt.conf.d/90hello-no-cache <<'EOF'
-Dir::Cache::pkgcache "";
-Dir::Cache::srcpkgcache "";
+# Keep the containers small: downloaded .debs are deleted after each dpkg run. apt's binary
+# package cache (pkgcache.bin) is kept: without it every apt run, and so every apt task of Ansible,
+# parses all package lists again (0.87 s instead of 0.33 s per cache open, measured in a lab
+# container; docs/testing.md, Timings).
+cat >/etc/apt/apt.conf.d/90hello-clean <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
 EOF
 
 # --- locale ------------------------------------------------------------------
