@@ -27,12 +27,6 @@ LAB_KEEP ?=
 # makes region B replay WAL from the archive that region A's killed leader wrote after the fork;
 # both checks run under molecule (make molecule), where region B has no archive.
 LAB_SKIP_TAGS ?= failover,dr
-# Mitogen for Ansible (pinned in requirements.txt) runs each lab host's tasks in one persistent Python
-# interpreter instead of a `docker exec` and a new interpreter per task: the lab's converges take about
-# 10 % less time (docs/testing.md, Timings). HELLO_MITOGEN=0 runs stock Ansible. Only the lab's runs
-# use it (the lab inventory's connection is `docker` for that); the collection does not need it.
-HELLO_MITOGEN ?= 1
-MITOGEN = $(if $(filter 1,$(HELLO_MITOGEN)),env ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_STRATEGY_PLUGINS="$$($(VENV)/bin/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')/plugins/strategy")
 # In lab-check, facts gathered once per host are reused by later plays and by the nested
 # ansible-playbook runs of the verify suites (bad input, switchover, DR, restore: dozens of runs);
 # the cache is emptied whenever the containers are created. Explicit setup tasks still gather.
@@ -105,17 +99,17 @@ lab-check: testbed ## The platform in the lab: check mode on fresh hosts, site.y
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	$(STAGE) lab-containers ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=started
 	rc=0; \
-	$(STAGE) lab-check-mode $(MITOGEN) ansible-playbook -i inventories/lab playbooks/site.yml --check || rc=$$?; \
-	((rc)) || $(STAGE) lab-site $(MITOGEN) ansible-playbook -i inventories/lab playbooks/site.yml || rc=$$?; \
-	((rc)) || $(STAGE) lab-idempotence $(MITOGEN) testbed/idempotent.sh -i inventories/lab playbooks/site.yml || rc=$$?; \
+	$(STAGE) lab-check-mode ansible-playbook -i inventories/lab playbooks/site.yml --check || rc=$$?; \
+	((rc)) || $(STAGE) lab-site ansible-playbook -i inventories/lab playbooks/site.yml || rc=$$?; \
+	((rc)) || $(STAGE) lab-idempotence testbed/idempotent.sh -i inventories/lab playbooks/site.yml || rc=$$?; \
 	for suite in $(LAB_SUITES); do \
-	  ((rc)) || $(STAGE) "lab-$$(basename "$$(dirname "$$suite")")" $(MITOGEN) ansible-playbook -i inventories/lab "$$suite" \
+	  ((rc)) || $(STAGE) "lab-$$(basename "$$(dirname "$$suite")")" ansible-playbook -i inventories/lab "$$suite" \
 	    $(if $(LAB_SKIP_TAGS),--skip-tags $(LAB_SKIP_TAGS)) || rc=$$?; \
 	done; \
 	if [[ -z "$(LAB_KEEP)" ]]; then $(MAKE) --no-print-directory lab-down; fi; exit $$rc
 
 lab-idempotent: ## On a running lab: site.yml again must change nothing (testbed/idempotent.sh; PLAYBOOK=... for another)
-	$(MITOGEN) testbed/idempotent.sh -i inventories/lab $(or $(PLAYBOOK),playbooks/site.yml)
+	testbed/idempotent.sh -i inventories/lab $(or $(PLAYBOOK),playbooks/site.yml)
 
 test: ## Everything CI runs
 	$(STAGE) venv $(MAKE) --no-print-directory venv collection
@@ -135,7 +129,7 @@ test: ## Everything CI runs
 lab: testbed ## Bring up the two-region lab and deploy playbooks/site.yml into it
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	$(STAGE) lab-containers ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=started
-	$(STAGE) lab-site $(MITOGEN) ansible-playbook -i inventories/lab playbooks/site.yml
+	$(STAGE) lab-site ansible-playbook -i inventories/lab playbooks/site.yml
 	ansible-playbook -i inventories/lab testbed/lab-info.yml
 
 lab-down: venv collection ## Remove the lab's containers (secrets and caches are kept)
