@@ -4,8 +4,10 @@
 # role's consul_version, from the test bed's artifact cache: testbed/artifacts.sh builds it from
 # the Go module proxy when missing) runs in dev mode (one in-memory server, datacenter dc1) on
 # 127.0.0.1 only, with:
-#   - the HTTPS API on 127.0.0.1:58501 (HELLO_CONSUL_PORT) and no plain HTTP or gRPC; DNS on
-#     127.0.0.1:<port+99> (58600); server RPC and Serf on <port-201..port-199> (58300-58302);
+#   - the HTTPS API on 127.0.0.1:28501 (HELLO_CONSUL_PORT) and no plain HTTP or gRPC; DNS on
+#     127.0.0.1:<port+99> (28600); server RPC and Serf on <port-201..port-199> (28300-28302);
+#     below Linux's ephemeral port range (32768-60999): an outgoing connection of another program
+#     once held 58600 when the agent started there (make test, 2026-12-04);
 #   - a throw-away CA and server certificate made with openssl (30 days, renewed when they expire
 #     within a day) in $HELLO_CACHE_DIR/local-consul/tls;
 #   - ACLs enabled with default_policy deny; the initial management token is generated once and
@@ -28,7 +30,7 @@ source "$(dirname "$0")/lib.sh"
 CONSUL_VERSION="${HELLO_CONSUL_VERSION:-$(sed -n 's/^consul_version: *//p' "$HELLO_REPO_ROOT/roles/consul/defaults/main.yml")}"
 [ -n "$CONSUL_VERSION" ] || die "cannot read consul_version from roles/consul/defaults/main.yml (set HELLO_CONSUL_VERSION)"
 CONSUL_HOST=127.0.0.1
-CONSUL_PORT="${HELLO_CONSUL_PORT:-58501}"
+CONSUL_PORT="${HELLO_CONSUL_PORT:-28501}"
 # The other ports keep Consul's distances from the HTTPS port (8501): RPC 8300, Serf 8301/8302, DNS 8600.
 if ! [[ $CONSUL_PORT =~ ^[0-9]+$ ]] || [ "$CONSUL_PORT" -lt 1225 ] || [ "$CONSUL_PORT" -gt 65000 ]; then
   die "HELLO_CONSUL_PORT must be a port number between 1225 and 65000, not '$CONSUL_PORT'"
