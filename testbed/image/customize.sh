@@ -79,6 +79,27 @@ ln -s /etc/machine-id /var/lib/dbus/machine-id
 : >/etc/resolv.conf
 printf 'localhost\n' >/etc/hostname
 
+# --- sshd, as in a cloud image ------------------------------------------------------
+# openssh-server is in the image (packages.txt) like on any cloud host; its host keys must differ per
+# host, so the image has none and each container creates its own at first boot, before sshd starts
+# (what cloud-init does on a cloud image). The bastion role hardens sshd.
+rm -f /etc/ssh/ssh_host_*
+cat >/etc/systemd/system/hello-ssh-host-keys.service <<'EOF'
+[Unit]
+Description=Create this host's SSH host keys (test bed image)
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=ssh.service
+EOF
+mkdir -p /etc/systemd/system/ssh.service.wants
+ln -sf /etc/systemd/system/hello-ssh-host-keys.service /etc/systemd/system/ssh.service.wants/hello-ssh-host-keys.service
+
 # --- reproducibility and size ---------------------------------------------------
 # Password-change dates ("days since epoch") would otherwise be the build day.
 days=$((SOURCE_DATE_EPOCH / 86400))
