@@ -105,7 +105,7 @@ lab-check: testbed ## The platform in the lab: check mode on fresh hosts, site.y
 	export HELLO_BASE_IMAGE="$$(testbed/base-image.sh)"; \
 	$(STAGE) lab-containers ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=started
 	rc=0; \
-	$(STAGE) lab-check-mode bash -c 'ansible -i inventories/lab all -m ansible.builtin.setup -o >/dev/null && \
+	$(STAGE) lab-check-mode bash -c 'ansible -i inventories/lab all -m ansible.builtin.setup >/dev/null && \
 	  ansible-playbook -i inventories/lab playbooks/site.yml --check $(if $(LAB_CHECK_LIMIT),--limit $(LAB_CHECK_LIMIT))' || rc=$$?; \
 	((rc)) || $(STAGE) lab-site ansible-playbook -i inventories/lab playbooks/site.yml || rc=$$?; \
 	((rc)) || $(STAGE) lab-idempotence testbed/idempotent.sh -i inventories/lab playbooks/site.yml || rc=$$?; \
