@@ -15,6 +15,8 @@ export HELLO_MIRROR_URL ?= http://hello-mirror:8080
 export HELLO_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/hello-platform
 CONSUL_VERSION := $(shell sed -n 's/^consul_version: *//p' roles/consul/defaults/main.yml)
 MINIO_VERSION := $(shell sed -n 's/^minio_version: *//p' roles/minio/defaults/main.yml)
+LOKI_VERSION := $(shell sed -n 's/^loki_version: *//p' roles/loki/defaults/main.yml)
+PROMTAIL_VERSION := $(shell sed -n 's/^promtail_version: *//p' roles/promtail/defaults/main.yml)
 # Scenario groups run in order; scenarios joined by '+' run at the same time (testbed/molecule.sh).
 # `make molecule` is for role work; `make test` runs the same verify suites against the lab instead
 # (one converge of the whole platform instead of one per scenario: docs/testing.md, Timings).
@@ -23,6 +25,8 @@ MOLECULE_SCENARIOS ?= consul patroni backup
 # molecule). A suite that fails stops the rest; LAB_KEEP=1 keeps the lab up afterwards.
 LAB_SUITES ?= molecule/firewall/verify.yml molecule/bastion/verify.yml molecule/consul/verify.yml molecule/patroni/verify.yml molecule/backup/verify.yml molecule/monitoring/verify.yml molecule/secrets/verify.yml
 LAB_KEEP ?=
+# Empty: `make testbed` leaves Loki and Promtail out (make test builds them in a job of their own).
+TESTBED_LOGS ?= 1
 # Tags the suites skip in the lab. failover and dr: a known defect (docs/testing.md, Known defects)
 # makes region B replay WAL from the archive that region A's killed leader wrote after the fork;
 # both checks run under molecule (make molecule), where region B has no archive.
@@ -41,7 +45,7 @@ lab-check: export ANSIBLE_CACHE_PLUGIN := ansible.builtin.jsonfile
 lab-check: export ANSIBLE_CACHE_PLUGIN_CONNECTION := $(LAB_FACTS)
 lab-check: export ANSIBLE_CACHE_PLUGIN_TIMEOUT := 14400
 
-.PHONY: help venv collection testbed lint unit rules sanity build integration app molecule lab-check lab-idempotent test lab lab-down benchmark benchmark-backup clean
+.PHONY: help venv collection testbed log-artifacts lint unit rules sanity build integration app molecule lab-check lab-idempotent test lab lab-down benchmark benchmark-backup clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,7 +71,12 @@ testbed: venv collection ## Docker engine, base image, vendor artifacts and thei
 	testbed/base-image.sh >/dev/null
 	testbed/artifacts.sh consul $(CONSUL_VERSION)
 	testbed/artifacts.sh minio $(MINIO_VERSION)
+	$(if $(TESTBED_LOGS),$(MAKE) --no-print-directory log-artifacts)
 	testbed/mirror.sh up
+
+log-artifacts: ## Loki and Promtail built from the Go module proxy into the mirror (about 10 CPU-minutes when cold)
+	testbed/artifacts.sh loki $(LOKI_VERSION)
+	testbed/artifacts.sh promtail $(PROMTAIL_VERSION)
 
 lint: venv collection ## yamllint, ansible-lint (production profile), argument specs vs defaults
 	yamllint --strict .
@@ -119,10 +128,14 @@ lab-idempotent: ## On a running lab: site.yml again must change nothing (testbed
 	testbed/idempotent.sh -i inventories/lab $(or $(PLAYBOOK),playbooks/site.yml)
 
 test: ## Everything CI runs
+	@# Loki and Promtail take longest to build (Go, about 10 CPU-minutes when cold): a background job
+	@# from the start, at a lower priority so that the stages in front keep their core. lab-check needs
+	@# them (its testbed prerequisite then finds them built). Needs neither the venv nor Docker.
+	testbed/background.sh start log-artifacts nice -n 10 $(STAGE) log-artifacts $(MAKE) --no-print-directory log-artifacts
 	$(STAGE) venv $(MAKE) --no-print-directory venv collection
 	@# The test bed (Docker engine, base image, Consul and MinIO built from source) is prepared in the
 	@# background while the stages that use one core run (testbed/background.sh); integration needs it.
-	testbed/background.sh start testbed $(STAGE) testbed $(MAKE) --no-print-directory testbed
+	testbed/background.sh start testbed $(STAGE) testbed $(MAKE) --no-print-directory testbed TESTBED_LOGS=
 	$(STAGE) lint $(MAKE) --no-print-directory lint
 	$(STAGE) unit $(MAKE) --no-print-directory unit
 	$(STAGE) rules $(MAKE) --no-print-directory rules
@@ -131,6 +144,7 @@ test: ## Everything CI runs
 	$(STAGE) app $(MAKE) --no-print-directory app
 	testbed/background.sh wait testbed
 	$(STAGE) integration $(MAKE) --no-print-directory integration
+	testbed/background.sh wait log-artifacts
 	$(STAGE) lab-check $(MAKE) --no-print-directory lab-check
 
 lab: testbed ## Bring up the two-region lab and deploy playbooks/site.yml into it
