@@ -53,7 +53,9 @@ make_dir() {
 
 # The consul binary of $CONSUL_VERSION, unpacked from the artifact cache's vendor-layout zip.
 ensure_binary() {
-  if [ -x "$BIN" ] && "$BIN" version 2>/dev/null | grep -qx "Consul v$CONSUL_VERSION"; then
+  # The version is read whole before it is compared: `consul version | grep -q` fails under pipefail
+  # when grep exits before consul has written its last line (SIGPIPE).
+  if [ -x "$BIN" ] && [ "$("$BIN" version 2>/dev/null | sed -n 1p)" = "Consul v$CONSUL_VERSION" ]; then
     return 0
   fi
   "$HELLO_REPO_ROOT/testbed/apt-install.sh" unzip openssl curl
@@ -68,7 +70,7 @@ ensure_binary() {
   chmod 0755 "$tmp/consul"
   mv -f "$tmp/consul" "$BIN"
   rmdir "$tmp"
-  "$BIN" version | grep -qx "Consul v$CONSUL_VERSION" || die "$BIN does not report Consul v$CONSUL_VERSION"
+  [ "$("$BIN" version | sed -n 1p)" = "Consul v$CONSUL_VERSION" ] || die "$BIN does not report Consul v$CONSUL_VERSION"
   log "consul $CONSUL_VERSION unpacked to $BIN"
 }
 

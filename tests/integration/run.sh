@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Integration tests of the PostgreSQL and Consul modules against a real PostgreSQL 15 and a real
-# Consul agent on this machine. Starts the throw-away server (testbed/local-postgres.sh) and agent
+# Integration tests of the PostgreSQL and Consul modules, and of the DR watcher's coordination
+# (tests/integration/dr_watcher, pytest), against a real PostgreSQL 15 and a real Consul agent on
+# this machine. Starts the throw-away server (testbed/local-postgres.sh) and agent
 # (testbed/local-consul.sh), exports their PG* and CONSUL_* environment and runs each target
 # (tests/integration/targets/<name>/tasks/main.yml) with ansible-playbook against localhost.
 # Exits non-zero when any target fails.
@@ -28,6 +29,7 @@ fi
 
 failed=()
 for target in "${targets[@]}"; do
+  [ "$target" != dr_watcher ] || continue
   [ -f "tests/integration/targets/$target/tasks/main.yml" ] || { echo "ERROR: no target $target" >&2; exit 2; }
   start=$(date +%s)
   echo "===== integration target $target =====" >&2
@@ -39,6 +41,17 @@ for target in "${targets[@]}"; do
     failed+=("$target")
   fi
 done
+# The region-failure watcher's coordination through the same Consul agent (pytest).
+if [ "$#" -eq 0 ] || [[ " $* " == *" dr_watcher "* ]]; then
+  start=$(date +%s)
+  echo "===== integration tests dr_watcher (pytest) =====" >&2
+  if "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/integration/dr_watcher; then
+    echo "===== dr_watcher: passed in $(( $(date +%s) - start ))s =====" >&2
+  else
+    echo "===== dr_watcher: FAILED after $(( $(date +%s) - start ))s =====" >&2
+    failed+=("dr_watcher")
+  fi
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "FAILED integration targets: ${failed[*]}" >&2
   exit 1
