@@ -23,7 +23,7 @@ PROMTAIL_VERSION := $(shell sed -n 's/^promtail_version: *//p' roles/promtail/de
 MOLECULE_SCENARIOS ?= consul patroni backup
 # The verify suites lab-check runs against the converged lab, in this order (each also runs under
 # molecule). A suite that fails stops the rest; LAB_KEEP=1 keeps the lab up afterwards.
-LAB_SUITES ?= molecule/firewall/verify.yml molecule/bastion/verify.yml molecule/consul/verify.yml molecule/patroni/verify.yml molecule/backup/verify.yml molecule/monitoring/verify.yml molecule/secrets/verify.yml
+LAB_SUITES ?= molecule/firewall/verify.yml molecule/bastion/verify.yml molecule/consul/verify.yml molecule/patroni/verify.yml molecule/backup/verify.yml molecule/monitoring/verify.yml molecule/chaos/verify.yml molecule/secrets/verify.yml
 LAB_KEEP ?=
 # Empty: `make testbed` leaves Loki and Promtail out (make test builds them in a job of their own).
 TESTBED_LOGS ?= 1
@@ -45,7 +45,7 @@ lab-check: export ANSIBLE_CACHE_PLUGIN := ansible.builtin.jsonfile
 lab-check: export ANSIBLE_CACHE_PLUGIN_CONNECTION := $(LAB_FACTS)
 lab-check: export ANSIBLE_CACHE_PLUGIN_TIMEOUT := 14400
 
-.PHONY: help venv collection testbed log-artifacts lint unit rules sanity build integration app molecule lab-check lab-idempotent test lab lab-down benchmark benchmark-backup clean
+.PHONY: help venv collection testbed log-artifacts lint unit rules sanity build integration app molecule lab-check lab-idempotent chaos test lab lab-down benchmark benchmark-backup clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -152,6 +152,9 @@ lab: testbed ## Bring up the two-region lab and deploy playbooks/site.yml into i
 	$(STAGE) lab-containers ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=started
 	$(STAGE) lab-site ansible-playbook -i inventories/lab playbooks/site.yml
 	ansible-playbook -i inventories/lab testbed/lab-info.yml
+
+chaos: venv collection ## On a running lab (make lab): the full fault suite; results in the cache directory, chaos/ (docs/chaos.md)
+	$(STAGE) chaos ansible-playbook -i inventories/lab molecule/chaos/verify.yml -e chaos_suite=full
 
 lab-down: venv collection ## Remove the lab's containers (secrets and caches are kept)
 	ansible-playbook -i inventories/lab testbed/lab.yml -e testbed_state=absent
