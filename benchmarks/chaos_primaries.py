@@ -8,8 +8,9 @@ and writes one line per answer: ``<epoch seconds> <t|f>,<timeline>`` (anything e
 such as psql's error while the server is down, counts as not writable).
 
 A node counts as writable from a sample that says ``f`` until its next sample, whatever that says
-(so a node is assumed writable until it is seen not to be; a node that disappears, killed, stops
-being writable at its last sample). The program sweeps all nodes' writable intervals and prints one
+(so a node is assumed writable until it is seen not to be). A node that disappears (killed) stops
+being writable at its last sample; so does one whose next sample comes more than 2 s later (the
+poller was down with its host and was started again with it). The program sweeps all nodes' writable intervals and prints one
 JSON object: the most nodes writable at the same moment (``max_writable``), every overlap with its
 hosts and bounds, the writable hosts, each host's first and last timeline seen and its sample count.
 
@@ -40,13 +41,20 @@ def parse(text):
     return out
 
 
-def writable_intervals(samples):
+# A pause between two samples longer than this means the poller was not running (its host was
+# killed or stopped and started again, and the poller restarted with it).
+MAX_SAMPLE_GAP = 2.0
+
+
+def writable_intervals(samples, max_gap=MAX_SAMPLE_GAP):
     """[(from, to)] during which the node may have been writable."""
     out = []
-    for i, (when, writable, _) in enumerate(samples):
+    for i, (when, writable, dummy) in enumerate(samples):
         if not writable:
             continue
         end = samples[i + 1][0] if i + 1 < len(samples) else when
+        if end - when > max_gap:
+            end = when
         if out and out[-1][1] >= when:
             out[-1] = (out[-1][0], max(out[-1][1], end))
         else:
@@ -93,7 +101,7 @@ def analyse(logs):
     best, found = overlaps(intervals)
     timelines = {}
     for host, s in samples.items():
-        seen = [t for _, _, t in s if t is not None]
+        seen = [sample[2] for sample in s if sample[2] is not None]
         timelines[host] = [seen[0], seen[-1]] if seen else []
     return {
         "max_writable": best,

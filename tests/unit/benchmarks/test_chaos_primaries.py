@@ -62,3 +62,18 @@ def test_command_line(tmp_path, capsys):
     assert chaos.main(["db1=%s" % a]) == 0
     assert json.loads(capsys.readouterr().out)["max_writable"] == 1
     assert chaos.main(["no-equals-sign"]) == 2
+
+
+def test_a_killed_host_polled_again_after_its_restart_was_not_writable_meanwhile():
+    # db1 (the old leader) killed after 100.4, started again, first sample at 160.0 as a replica.
+    old = log((100.0, "f,6"), (100.4, "f,6"), (160.0, "t,6"), (160.2, "t,7"))
+    new = log((100.0, "t,6"), (120.0, "f,7"), (140.0, "f,7"), (160.0, "f,7"))
+    report = chaos.analyse({"db1": old, "db2": new})
+    assert report["max_writable"] == 1
+    assert report["overlaps"] == []
+
+
+def test_a_restarted_host_that_comes_back_writable_is_caught():
+    old = log((100.0, "f,6"), (100.4, "f,6"), (160.0, "f,6"), (160.2, "f,6"))
+    new = log((159.9, "f,7"), (160.1, "f,7"), (160.3, "f,7"))
+    assert chaos.analyse({"db1": old, "db2": new})["max_writable"] == 2
