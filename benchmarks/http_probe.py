@@ -43,8 +43,8 @@ class Probe:
     def __init__(self, args):
         self.args = args
         # --url first, then each --fallback-url: the client's view of a global name with health-checked
-        # failover (the seed's Route53 record): a URL whose connection failed is avoided for
-        # --failover-hold seconds, then tried again first.
+        # failover (the seed's Route53 record): a URL whose connection failed, or that answered 503 (no
+        # writable leader behind it), is avoided for --failover-hold seconds, then tried again first.
         self.urls = []
         for text in [args.url] + list(args.fallback_url or []):
             url = urllib.parse.urlsplit(text)
@@ -142,6 +142,13 @@ class Probe:
                 if method == "GET" and status == 200 and ("Hello, %s!" % name) not in data:
                     status = 299  # a 200 with the wrong message: counted apart from 200
                 self.record(status, "%s %s" % (method, path), data)
+                if status == 503 and len(self.urls) > 1:
+                    # Unhealthy, as a health check of the global name sees it (the region has no
+                    # writable leader): use the next URL for --failover-hold seconds.
+                    self.mark_down(conn)
+                    conn.close()
+                    conn = self.connect()
+                    break
                 if 200 <= status < 300:
                     with self.lock:
                         key = "%s:%s" % self.urls[conn.hello_url_index][1:]
@@ -231,7 +238,7 @@ class Probe:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="base URL, e.g. https://10.0.0.7")
-    parser.add_argument("--fallback-url", action="append", help="used while --url does not connect (repeatable, in order)")
+    parser.add_argument("--fallback-url", action="append", help="used while --url does not connect or answers 503 (repeatable, in order)")
     parser.add_argument("--failover-hold", type=float, default=2.0,
                         help="seconds a URL whose connection failed is avoided before it is tried first again")
     parser.add_argument("--cafile", help="CA bundle that signs the load balancer's certificate")
