@@ -27,9 +27,10 @@ LAB_SUITES ?= molecule/firewall/verify.yml molecule/bastion/verify.yml molecule/
 LAB_KEEP ?=
 # Empty: `make testbed` leaves Loki and Promtail out (make test builds them in a job of their own).
 TESTBED_LOGS ?= 1
-# Tags the suites skip in the lab (none by default; e.g. LAB_SKIP_TAGS=dr leaves out the patroni
-# suite's DR promotion, re-attachment and switch back, about 2.5 minutes).
-LAB_SKIP_TAGS ?=
+# Tags the suites skip in the lab. dr: the patroni suite's DR promotion, re-attachment and switch
+# back (about 3 minutes), left out of make test for its time budget; `make chaos` promotes region B
+# under its client (region_a_stopped), and `make lab-check LAB_SKIP_TAGS=` runs everything.
+LAB_SKIP_TAGS ?= dr
 # Check mode on fresh hosts runs on one host of each kind (region A's and region B's Consul servers,
 # region A's future leader and region B's standby leader, one app host, LB, repository, S3 and
 # monitoring host): the other hosts take the same paths (docs/testing.md). Empty: every host. Every
