@@ -84,6 +84,9 @@ def test_systemd_credential(tmp_path):
     ({"HELLO_DB_HOSTS": "bad host"}, "HELLO_DB_HOSTS"),
     ({"HELLO_DB_SSLMODE": "maybe"}, "HELLO_DB_SSLMODE"),
     ({"HELLO_DB_SSLROOTCERT": "/nonexistent/ca.pem"}, "HELLO_DB_SSLROOTCERT"),
+    ({"HELLO_DB_SSLCERT": "/nonexistent/client.crt"}, "HELLO_DB_SSLCERT and HELLO_DB_SSLKEY"),
+    ({"HELLO_DB_SSLKEY": "/nonexistent/client.key"}, "HELLO_DB_SSLCERT and HELLO_DB_SSLKEY"),
+    ({"HELLO_DB_SSLCERT": "/nonexistent/client.crt", "HELLO_DB_SSLKEY": "/nonexistent/client.key"}, "HELLO_DB_SSLCERT: /nonexistent"),
     ({"HELLO_DB_CONNECT_TIMEOUT": "two"}, "HELLO_DB_CONNECT_TIMEOUT"),
     ({"HELLO_DB_CONNECT_TIMEOUT": "0"}, "HELLO_DB_CONNECT_TIMEOUT"),
     ({"HELLO_POOL_MAX": "0"}, "HELLO_POOL_MAX"),
@@ -135,3 +138,16 @@ def test_gunicorn_fails_fast_on_invalid_config():
                   env(HELLO_DB_SSLMODE="sometimes", HELLO_BIND="127.0.0.1:0"))
     assert result.returncode == 2, result.stderr
     assert "invalid configuration" in result.stderr and "HELLO_DB_SSLMODE" in result.stderr
+
+
+def test_client_certificate_reaches_the_connection(tmp_path):
+    from hello_service.db import Database
+    cert, key = tmp_path / "client.crt", tmp_path / "client.key"
+    cert.write_text("cert")
+    key.write_text("key")
+    settings = load_settings(env(HELLO_DB_SSLCERT=str(cert), HELLO_DB_SSLKEY=str(key), HELLO_DB_SSLMODE="verify-full"))
+    assert (settings.db_sslcert, settings.db_sslkey) == (str(cert), str(key))
+    info = Database(settings).conninfo(settings.db_hosts, read_write=True)
+    assert (info["sslcert"], info["sslkey"], info["sslmode"]) == (str(cert), str(key), "verify-full")
+    plain = load_settings(env())
+    assert "sslcert" not in Database(plain).conninfo(plain.db_hosts, read_write=True)

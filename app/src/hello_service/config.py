@@ -36,6 +36,8 @@ class Settings:
     db_hosts: Tuple[Tuple[str, int], ...] = ()
     db_sslmode: str = "prefer"
     db_sslrootcert: Optional[str] = None
+    db_sslcert: Optional[str] = None
+    db_sslkey: Optional[str] = None
     db_connect_timeout: int = 2
     db_statement_timeout_ms: int = 5000
     pool_max: int = 4
@@ -229,6 +231,14 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
     sslrootcert = _get(env, "HELLO_DB_SSLROOTCERT")
     if sslrootcert:
         _readable_file("HELLO_DB_SSLROOTCERT", sslrootcert)
+    # A client certificate (mutual TLS, pg_hba clientcert=verify-full): both files or neither.
+    sslcert = _get(env, "HELLO_DB_SSLCERT")
+    sslkey = _get(env, "HELLO_DB_SSLKEY")
+    if bool(sslcert) != bool(sslkey):
+        raise ConfigError("set both HELLO_DB_SSLCERT and HELLO_DB_SSLKEY (the client certificate and its key), or neither")
+    if sslcert:
+        _readable_file("HELLO_DB_SSLCERT", sslcert)
+        _readable_file("HELLO_DB_SSLKEY", sslkey)
     ca_file = _get(env, "HELLO_PATRONI_CA_FILE")
     if ca_file:
         _readable_file("HELLO_PATRONI_CA_FILE", ca_file)
@@ -250,6 +260,8 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         db_hosts=db_hosts,
         db_sslmode=sslmode,
         db_sslrootcert=sslrootcert,
+        db_sslcert=sslcert,
+        db_sslkey=sslkey,
         db_connect_timeout=_int(env, "HELLO_DB_CONNECT_TIMEOUT", 2, minimum=1, maximum=60),
         db_statement_timeout_ms=_int(env, "HELLO_DB_STATEMENT_TIMEOUT_MS", 5000, minimum=0, maximum=600000),
         pool_max=_int(env, "HELLO_POOL_MAX", 4, minimum=1, maximum=200),

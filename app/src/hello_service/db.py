@@ -182,6 +182,9 @@ class Database:
             info["target_session_attrs"] = "read-write"
         if s.db_sslrootcert:
             info["sslrootcert"] = s.db_sslrootcert
+        if s.db_sslcert:
+            info["sslcert"] = s.db_sslcert
+            info["sslkey"] = s.db_sslkey
         if s.db_statement_timeout_ms:
             info["options"] = f"-c statement_timeout={s.db_statement_timeout_ms}"
         return info
