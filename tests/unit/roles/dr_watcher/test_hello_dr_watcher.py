@@ -159,6 +159,7 @@ def test_config_defaults(tmp_path):
 @pytest.mark.parametrize("overrides,message", [
     ({"min_observers": 1}, "min_observers must be at least 2"),
     ({"region_a": {"entry_urls": [], "patroni_urls": ["x"]}}, "region_a.entry_urls"),
+    ({"patroni": {"cert_file": "/etc/c.crt"}}, "cert_file and patroni.key_file go together"),
 ])
 def test_bad_config_is_refused(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -217,3 +218,37 @@ def test_http_tells_nothing_there_from_a_tls_failure(tmp_path):
         assert watcher.Http(str(crt), 2).request("GET", f"https://127.0.0.1:{server.server_address[1]}/")[0] == 501
     finally:
         server.shutdown()
+
+
+def test_http_presents_its_client_certificate_when_the_server_asks(tmp_path):
+    """Patroni's unsafe endpoints (verify_client: optional) want a client certificate: a server that
+    requires one refuses the watcher without it and answers it with the configured pair."""
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    def pair(name, subject, *extra):
+        key, crt = tmp_path / f"{name}.key", tmp_path / f"{name}.crt"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-keyout", str(key), "-out", str(crt), "-days", "1", "-subj", subject, *extra],
+                       check=True, capture_output=True)
+        return key, crt
+
+    server_key, server_crt = pair("server", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+    client_key, client_crt = pair("client", "/CN=dr-watcher")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(server_crt), str(server_key))
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(str(client_crt))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/"
+    try:
+        assert watcher.Http(str(server_crt), 2).request("GET", url)[0] < 0
+        with_cert = watcher.Http(str(server_crt), 2, str(client_crt), str(client_key))
+        assert with_cert.request("PATCH", url, "{}")[0] == 501
+    finally:
+        server.shutdown()
+
