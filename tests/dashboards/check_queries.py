@@ -28,7 +28,7 @@ Exit status: 0 when everything passed, 1 on any error, 2 on bad usage.
 Examples (Python 3.11, standard library only):
   python3 tests/dashboards/check_queries.py                # structure only
   python3 tests/dashboards/check_queries.py --list         # and print every substituted query
-  python3 tests/dashboards/check_queries.py --prometheus http://dc1-mon-1:9090 --loki http://dc1-mon-1:3100 \
+  python3 tests/dashboards/check_queries.py --prometheus http://dc1-mon-1:9090 --loki https://dc1-mon-1:3100 --cafile CA \
       --require-data --allow-empty tests/dashboards/allow-empty.txt
 """
 
@@ -39,6 +39,7 @@ import dataclasses
 import json
 import pathlib
 import re
+import ssl
 import sys
 import time
 import urllib.error
@@ -511,8 +512,10 @@ def apply_allow_empty(queries, allowed):
 class Http:
     """Tiny JSON-over-HTTP client (stdlib only)."""
 
-    def __init__(self, timeout=30.0):
+    def __init__(self, timeout=30.0, cafile=None):
         self.timeout = timeout
+        # https URLs (Loki with loki_tls) are verified against this CA, else the system's.
+        self.context = ssl.create_default_context(cafile=cafile)
 
     def get(self, url, params=None, data=None, headers=None):
         query = urllib.parse.urlencode(params or [], doseq=True)
@@ -521,7 +524,7 @@ class Http:
         if body is not None:
             request.add_header("Content-Type", "application/x-www-form-urlencoded")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as response:
                 return json.loads(response.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             text = exc.read().decode("utf-8", "replace")
@@ -716,6 +719,7 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true", help="print every substituted query (no network)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print the substituted expressions too")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request (30)")
+    parser.add_argument("--cafile", metavar="FILE", help="CA of https URLs (the platform CA for Loki); default: the system's")
     args = parser.parse_args(argv)
 
     try:
@@ -754,7 +758,7 @@ def main(argv=None):
 
     runner = Runner(args.prometheus, args.loki, window=args.range, loki_instant=args.loki_instant,
                     range_queries=args.range_queries,
-                    http=Http(args.timeout))
+                    http=Http(args.timeout, args.cafile))
     results = [classify(runner.run(q)) for q in queries]
     print()
     print_table(results, args.require_data, verbose=args.verbose)
