@@ -251,4 +251,3 @@ def test_http_presents_its_client_certificate_when_the_server_asks(tmp_path):
         assert with_cert.request("PATCH", url, "{}")[0] == 501
     finally:
         server.shutdown()
-
