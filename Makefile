@@ -36,9 +36,11 @@ LAB_SKIP_TAGS ?= dr
 # monitoring host): the other hosts take the same paths (docs/testing.md). Empty: every host. Every
 # host's facts are gathered first (into the fact cache), as the firewall and pg_hba need all addresses.
 LAB_CHECK_LIMIT ?= dc1-consul-1,dc2-consul-1,dc1-db-1,dc2-db-1,dc1-app-1,dc1-lb-1,dc1-backup-1,dc1-s3-1,dc1-mon-1
-# The idempotence run (site.yml again on the converged lab) covers the same kinds of host, plus region
-# A's second DB host (leader and replica take different paths) and the jump host. Empty: every host.
-LAB_IDEMPOTENCE_LIMIT ?= $(LAB_CHECK_LIMIT),dc1-db-2,dc1-bastion-1
+# The idempotence run (site.yml again on the converged lab) covers the same kinds of host, plus the
+# jump host. Region A's replica is left out since 2026-12-05 for the time budget: the paths where a
+# replica differs from the leader are postgres.yml's, whose second run in the patroni suite
+# (verify_changes.yml) must change nothing on every DB host. Empty: every host.
+LAB_IDEMPOTENCE_LIMIT ?= $(LAB_CHECK_LIMIT),dc1-bastion-1
 # In lab-check, facts gathered once per host are reused by later plays and by the nested
 # ansible-playbook runs of the verify suites (bad input, switchover, DR, restore: dozens of runs);
 # the cache is emptied whenever the containers are created. Explicit setup tasks still gather.
