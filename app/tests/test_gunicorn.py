@@ -4,6 +4,8 @@
 free port against the local PostgreSQL: PUT/GET, /metrics aggregated over the workers, JSON logs,
 and SIGTERM: the in-flight request finishes, the master exits cleanly within seconds."""
 
+import datetime
+import ipaddress
 import json
 import os
 import re
@@ -36,10 +38,7 @@ def _read(path):
     return path.read_bytes().decode(errors="replace")
 
 
-@pytest.fixture
-def server(pg, tmp_path, rows):
-    port = free_port()
-    metrics_dir = tmp_path / "metrics"
+def _environ(pg, tmp_path, port, **extra):
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("HELLO_", "PROMETHEUS_"))}
     environ.update({
         "PYTHONPATH": str(APP_DIR / "src"),
@@ -51,26 +50,42 @@ def server(pg, tmp_path, rows):
         "HELLO_DB_USER": pg.app_user,
         "HELLO_DB_PASSWORD_FILE": str(tmp_path / "pw"),
         "HELLO_GRACEFUL_TIMEOUT": "15",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     })
+    environ.update(extra)
     (tmp_path / "pw").write_text(pg.app_password + "\n")
+    return environ
+
+
+def _gunicorn(environ, tmp_path):
     stdout, stderr = open(tmp_path / "stdout", "wb"), open(tmp_path / "stderr", "wb")  # pylint: disable=consider-using-with
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:hello_service.gunicorn_conf", "hello_service.wsgi:app"],
                             env=environ, stdout=stdout, stderr=stderr, cwd=str(tmp_path))
-    base = f"http://127.0.0.1:{port}"
+    return proc, stdout, stderr
+
+
+def _wait_ready(proc, tmp_path, url, **request_args):
     deadline = time.monotonic() + 30
     while True:
         try:
             # ready, and both workers have created their app (logged after the pool is set up)
-            if requests.get(base + "/health/ready", timeout=2).status_code == 200 and _read(tmp_path / "stderr").count('"hello-service started"') >= 2:
-                break
+            if requests.get(url, timeout=2, **request_args).status_code == 200 and _read(tmp_path / "stderr").count('"hello-service started"') >= 2:
+                return
         except requests.RequestException:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             pytest.fail("gunicorn did not become ready:\n" + _read(tmp_path / "stderr")[-4000:])
         time.sleep(0.1)
-    info = {"proc": proc, "base": base, "metrics_dir": metrics_dir, "stdout": tmp_path / "stdout", "stderr": tmp_path / "stderr"}
+
+
+@pytest.fixture
+def server(pg, tmp_path, rows):
+    port = free_port()
+    proc, stdout, stderr = _gunicorn(_environ(pg, tmp_path, port), tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    _wait_ready(proc, tmp_path, base + "/health/ready")
+    info = {"proc": proc, "base": base, "metrics_dir": tmp_path / "metrics", "stdout": tmp_path / "stdout", "stderr": tmp_path / "stderr"}
     yield info
     if proc.poll() is None:
         proc.kill()
@@ -144,3 +159,87 @@ def test_gunicorn_serves_counts_and_stops_gracefully(server, pg, admin_db, rows)
             record = json.loads(line)  # every log line is JSON
             assert {"ts", "level", "logger", "message"} <= set(record)
     assert "shutdown begun" in err
+
+
+def _pki(directory):
+    """A CA, a server certificate for 127.0.0.1, a client certificate of that CA and one of another CA."""
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # pylint: disable=import-outside-toplevel
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def issue(name, issuer=None, ca=False, san=None, usage=None):
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        builder = (x509.CertificateBuilder().subject_name(subject)
+                   .issuer_name(issuer[0].subject if issuer else subject)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        if usage:
+            builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+        cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+        (directory / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (directory / f"{name}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                                  serialization.NoEncryption()))
+        return cert, key
+
+    ca = issue("ca", ca=True)
+    other_ca = issue("other-ca", ca=True)
+    issue("server", ca, san=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))], usage=[ExtendedKeyUsageOID.SERVER_AUTH])
+    issue("client", ca, usage=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    issue("stranger", other_ca, usage=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    return {name: (str(directory / f"{name}.crt"), str(directory / f"{name}.key")) for name in ("ca", "server", "client", "stranger")}
+
+
+def test_gunicorn_https_requires_a_client_certificate_of_the_ca(pg, tmp_path, rows):
+    """HELLO_TLS_*: HTTPS only, and only for clients with a certificate of HELLO_TLS_CLIENT_CA."""
+    pki_dir = tmp_path / "pki"
+    pki_dir.mkdir()
+    pki = _pki(pki_dir)
+    port = free_port()
+    environ = _environ(pg, tmp_path, port, HELLO_TLS_CERT=pki["server"][0], HELLO_TLS_KEY=pki["server"][1], HELLO_TLS_CLIENT_CA=pki["ca"][0])
+    proc, stdout, stderr = _gunicorn(environ, tmp_path)
+    base = f"https://127.0.0.1:{port}"
+    try:
+        _wait_ready(proc, tmp_path, base + "/health/ready", verify=pki["ca"][0], cert=pki["client"])
+        response = requests.put(base + "/hello/carol", json={"dateOfBirth": "1991-03-04"}, timeout=10, verify=pki["ca"][0], cert=pki["client"])
+        assert response.status_code == 204
+        assert rows.get("carol") is not None
+        # no certificate, another CA's certificate, plain HTTP: no answer from the application
+        for attempt in ({"cert": None}, {"cert": pki["stranger"]}):
+            with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
+                requests.get(base + "/hello/carol", timeout=10, verify=pki["ca"][0], **attempt)
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/hello/carol", timeout=10)
+        assert proc.poll() is None  # the failed handshakes cost no worker
+        assert requests.get(base + "/health/live", timeout=10, verify=pki["ca"][0], cert=pki["client"]).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        stdout.close()
+        stderr.close()
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"HELLO_TLS_CERT": "server.crt"}, "set both HELLO_TLS_CERT and HELLO_TLS_KEY"),
+    ({"HELLO_TLS_CLIENT_CA": "ca.crt"}, "HELLO_TLS_CLIENT_CA asks clients for a certificate, which needs TLS"),
+    ({"HELLO_TLS_CERT": "missing.crt", "HELLO_TLS_KEY": "server.key"}, "does not exist or is not a file"),
+])
+def test_gunicorn_refuses_a_half_tls_setting(pg, tmp_path, settings, message):
+    """A TLS setting that cannot work stops the master before any worker, with one JSON line (exit 2)."""
+    for name in ("server.crt", "server.key", "ca.crt"):
+        (tmp_path / name).write_text("-")
+    environ = _environ(pg, tmp_path, free_port(), **{k: str(tmp_path / v) for k, v in settings.items()})
+    proc, stdout, stderr = _gunicorn(environ, tmp_path)
+    try:
+        assert proc.wait(30) == 2
+    finally:
+        stdout.close()
+        stderr.close()
+    lines = [json.loads(line) for line in _read(tmp_path / "stderr").splitlines() if line.strip().startswith("{")]
+    assert any(message in line["message"] and line["level"] == "CRITICAL" for line in lines), _read(tmp_path / "stderr")

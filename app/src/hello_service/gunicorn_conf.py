@@ -3,7 +3,8 @@
 """gunicorn configuration: gunicorn -c python:hello_service.gunicorn_conf hello_service.wsgi:app
 
 Reads HELLO_BIND, HELLO_WORKERS, HELLO_THREADS, HELLO_GRACEFUL_TIMEOUT, HELLO_TIMEOUT,
-HELLO_KEEPALIVE, HELLO_ACCESS_LOG and validates the HELLO_* service settings before any worker
+HELLO_KEEPALIVE, HELLO_ACCESS_LOG, the TLS settings (HELLO_TLS_CERT and HELLO_TLS_KEY: serve HTTPS
+only; HELLO_TLS_CLIENT_CA: also require a client certificate signed by that CA) and validates the HELLO_* service settings before any worker
 starts (exit status 2 with a JSON error line on invalid configuration). Sets up Prometheus
 multiprocess mode (PROMETHEUS_MULTIPROC_DIR), JSON error and access logs, and the graceful
 shutdown hooks (SIGTERM: readiness 503, in-flight requests finish, the poller thread stops).
@@ -13,6 +14,7 @@ import glob
 import json
 import os
 import signal
+import ssl
 import sys
 import shutil
 import tempfile
@@ -48,6 +50,22 @@ except ConfigError as _exc:
 
 _CPUS = os.cpu_count() or 1
 
+
+def _tls_file(name):
+    path = os.environ.get(name, "").strip()
+    if path and not os.path.isfile(path):
+        _fail(f"{name}: {path} does not exist or is not a file")
+    if path and not os.access(path, os.R_OK):
+        _fail(f"{name}: {path} is not readable by this process")
+    return path
+
+
+_TLS_CERT, _TLS_KEY, _TLS_CLIENT_CA = _tls_file("HELLO_TLS_CERT"), _tls_file("HELLO_TLS_KEY"), _tls_file("HELLO_TLS_CLIENT_CA")
+if bool(_TLS_CERT) != bool(_TLS_KEY):
+    _fail("set both HELLO_TLS_CERT and HELLO_TLS_KEY (the server certificate and its key), or neither")
+if _TLS_CLIENT_CA and not _TLS_CERT:
+    _fail("HELLO_TLS_CLIENT_CA asks clients for a certificate, which needs TLS: set HELLO_TLS_CERT and HELLO_TLS_KEY too")
+
 wsgi_app = "hello_service.wsgi:app"
 bind = [b.strip() for b in os.environ.get("HELLO_BIND", "127.0.0.1:8080").split(",") if b.strip()]
 worker_class = "gthread"
@@ -62,6 +80,22 @@ preload_app = False
 # gunicorn >= 25 opens a control socket at one fixed path per user ($HOME/.gunicorn/gunicorn.ctl),
 # which two instances (or a service user without a home) would trip over: not used here.
 control_socket_disable = True
+if _TLS_CERT:
+    # HTTPS only. gthread workers build the TLS context for each new connection, so a renewed
+    # certificate (same paths) is served from the next connection on, without a restart.
+    certfile, keyfile = _TLS_CERT, _TLS_KEY
+    if _TLS_CLIENT_CA:
+        ca_certs = _TLS_CLIENT_CA
+        cert_reqs = ssl.CERT_REQUIRED
+
+
+def ssl_context(config, default_ssl_context_factory):  # pylint: disable=unused-argument
+    """gunicorn's TLS context, TLS 1.2 or newer."""
+    context = default_ssl_context_factory()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 accesslog = None if os.environ.get("HELLO_ACCESS_LOG", "-").strip().lower() in ("off", "none", "false", "0") else "-"
 errorlog = "-"
 loglevel = _SETTINGS.log_level.lower()
