@@ -21,7 +21,7 @@ import tempfile
 
 from gunicorn import glogging
 
-from hello_service.config import ConfigError, load_settings
+from hello_service.config import ConfigError, _readable_file, load_settings
 from hello_service.logs import JsonFormatter
 
 
@@ -53,10 +53,11 @@ _CPUS = os.cpu_count() or 1
 
 def _tls_file(name):
     path = os.environ.get(name, "").strip()
-    if path and not os.path.isfile(path):
-        _fail(f"{name}: {path} does not exist or is not a file")
-    if path and not os.access(path, os.R_OK):
-        _fail(f"{name}: {path} is not readable by this process")
+    if path:
+        try:
+            _readable_file(name, path)  # the same check as the service's other files
+        except ConfigError as exc:
+            _fail(str(exc))
     return path
 
 
