@@ -9,7 +9,10 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -64,12 +67,12 @@ def _gunicorn(environ, tmp_path):
     return proc, stdout, stderr
 
 
-def _wait_ready(proc, tmp_path, url, **request_args):
+def _wait_ready(proc, tmp_path, url, workers=2, **request_args):
     deadline = time.monotonic() + 30
     while True:
         try:
             # ready, and both workers have created their app (logged after the pool is set up)
-            if requests.get(url, timeout=2, **request_args).status_code == 200 and _read(tmp_path / "stderr").count('"hello-service started"') >= 2:
+            if requests.get(url, timeout=2, **request_args).status_code == 200 and _read(tmp_path / "stderr").count('"hello-service started"') >= workers:
                 return
         except requests.RequestException:
             pass
@@ -218,6 +221,57 @@ def test_gunicorn_https_requires_a_client_certificate_of_the_ca(pg, tmp_path, ro
             requests.get(f"http://127.0.0.1:{port}/hello/carol", timeout=10)
         assert proc.poll() is None  # the failed handshakes cost no worker
         assert requests.get(base + "/health/live", timeout=10, verify=pki["ca"][0], cert=pki["client"]).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        stdout.close()
+        stderr.close()
+
+
+def _tls_get(port, context, session=None):
+    """GET /health/live on a connection of its own: the TLS session, whether it was resumed, the response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as conn:
+            conn.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            response = b""
+            while chunk := conn.recv(65536):
+                response += chunk
+            return conn.session, conn.session_reused, response
+
+
+def test_gunicorn_keeps_its_tls_context_until_the_certificate_changes(pg, tmp_path, rows):  # pylint: disable=unused-argument
+    """A worker reuses its TLS context (clients resume their TLS session) and serves a renewed
+    certificate, written over the same paths, from the next connection on, without a restart."""
+    pki_dir, renewed_dir = tmp_path / "pki", tmp_path / "renewed"
+    pki_dir.mkdir()
+    renewed_dir.mkdir()
+    pki, renewed = _pki(pki_dir), _pki(renewed_dir)
+    port = free_port()
+    environ = _environ(pg, tmp_path, port, HELLO_WORKERS="1",
+                       HELLO_TLS_CERT=pki["server"][0], HELLO_TLS_KEY=pki["server"][1], HELLO_TLS_CLIENT_CA=pki["ca"][0])
+    proc, stdout, stderr = _gunicorn(environ, tmp_path)
+    try:
+        _wait_ready(proc, tmp_path, f"https://127.0.0.1:{port}/health/ready", workers=1, verify=pki["ca"][0], cert=pki["client"])
+        client = ssl.create_default_context(cafile=pki["ca"][0])
+        client.load_cert_chain(*pki["client"])
+        session, _reused, response = _tls_get(port, client)
+        assert response.startswith(b"HTTP/1.1 200"), response
+        assert session is not None
+        _session, reused, response = _tls_get(port, client, session=session)
+        assert response.startswith(b"HTTP/1.1 200"), response
+        assert reused, "the worker built a new TLS context although no file changed"
+
+        # the renewal: another certificate and key over the same files (the CA file is unchanged)
+        shutil.copyfile(renewed["server"][0], pki["server"][0])
+        shutil.copyfile(renewed["server"][1], pki["server"][1])
+        unverified = ssl.create_default_context()
+        unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+        unverified.load_cert_chain(*pki["client"])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with unverified.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+                served = conn.getpeercert(binary_form=True)
+        assert served == ssl.PEM_cert_to_DER_cert(_read(renewed_dir / "server.crt")), "the renewed certificate is not served"
+        assert proc.poll() is None
     finally:
         proc.terminate()
         proc.wait(20)

@@ -82,18 +82,39 @@ preload_app = False
 # which two instances (or a service user without a home) would trip over: not used here.
 control_socket_disable = True
 if _TLS_CERT:
-    # HTTPS only. gthread workers build the TLS context for each new connection, so a renewed
-    # certificate (same paths) is served from the next connection on, without a restart.
+    # HTTPS only. A worker keeps its TLS context while the certificate, key and CA files are
+    # unchanged (so clients resume TLS sessions instead of a full handshake per connection) and
+    # builds a new one at the first connection after any of them changed: a renewed certificate
+    # (same paths) is served from then on, without a restart.
     certfile, keyfile = _TLS_CERT, _TLS_KEY
     if _TLS_CLIENT_CA:
         ca_certs = _TLS_CLIENT_CA
         cert_reqs = ssl.CERT_REQUIRED
 
+# This worker's TLS context and the state of the files it was built from.
+_SSL_CONTEXT = {"files": None, "context": None}
 
-def ssl_context(config, default_ssl_context_factory):  # pylint: disable=unused-argument
-    """gunicorn's TLS context, TLS 1.2 or newer."""
+
+def _tls_files_state(config):
+    """The identity of the TLS files as they are now (a renewal replaces or rewrites them)."""
+    state = []
+    for path in (config.certfile, config.keyfile, config.ca_certs):
+        try:
+            stat = os.stat(path) if path else None
+        except OSError:
+            stat = None
+        state.append((stat.st_ino, stat.st_size, stat.st_mtime_ns) if stat else None)
+    return tuple(state)
+
+
+def ssl_context(config, default_ssl_context_factory):
+    """gunicorn's TLS context, TLS 1.2 or newer, kept until the certificate, key or CA file changes."""
+    files = _tls_files_state(config)
+    if _SSL_CONTEXT["context"] is not None and _SSL_CONTEXT["files"] == files:
+        return _SSL_CONTEXT["context"]
     context = default_ssl_context_factory()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    _SSL_CONTEXT.update(files=files, context=context)
     return context
 
 
