@@ -117,7 +117,7 @@ def _bool(env, name, default):
     raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
-def _readable_file(name: str, path: str) -> str:
+def readable_file(name: str, path: str) -> str:
     if not os.path.isfile(path):
         raise ConfigError(f"{name}: {path} does not exist or is not a file")
     if not os.access(path, os.R_OK):
@@ -193,7 +193,7 @@ def read_password(env: Mapping[str, str]) -> str:
         if candidate and os.path.isfile(candidate):
             path, source = candidate, f"systemd credential {PASSWORD_CREDENTIAL}"
     if path is not None:
-        _readable_file(source, path)
+        readable_file(source, path)
         try:
             with open(path, encoding="utf-8") as handle:
                 password = handle.read().rstrip("\r\n")
@@ -230,18 +230,18 @@ def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
         raise ConfigError(f"HELLO_DB_SSLMODE={sslmode!r} is not one of {', '.join(SSLMODES)}")
     sslrootcert = _get(env, "HELLO_DB_SSLROOTCERT")
     if sslrootcert:
-        _readable_file("HELLO_DB_SSLROOTCERT", sslrootcert)
+        readable_file("HELLO_DB_SSLROOTCERT", sslrootcert)
     # A client certificate (mutual TLS, pg_hba clientcert=verify-full): both files or neither.
     sslcert = _get(env, "HELLO_DB_SSLCERT")
     sslkey = _get(env, "HELLO_DB_SSLKEY")
     if bool(sslcert) != bool(sslkey):
         raise ConfigError("set both HELLO_DB_SSLCERT and HELLO_DB_SSLKEY (the client certificate and its key), or neither")
     if sslcert:
-        _readable_file("HELLO_DB_SSLCERT", sslcert)
-        _readable_file("HELLO_DB_SSLKEY", sslkey)
+        readable_file("HELLO_DB_SSLCERT", sslcert)
+        readable_file("HELLO_DB_SSLKEY", sslkey)
     ca_file = _get(env, "HELLO_PATRONI_CA_FILE")
     if ca_file:
-        _readable_file("HELLO_PATRONI_CA_FILE", ca_file)
+        readable_file("HELLO_PATRONI_CA_FILE", ca_file)
 
     timezone = _get(env, "HELLO_TIMEZONE") or "UTC"
     try:

@@ -21,7 +21,7 @@ import tempfile
 
 from gunicorn import glogging
 
-from hello_service.config import ConfigError, _readable_file, load_settings
+from hello_service.config import ConfigError, readable_file, load_settings
 from hello_service.logs import JsonFormatter
 
 
@@ -55,7 +55,7 @@ def _tls_file(name):
     path = os.environ.get(name, "").strip()
     if path:
         try:
-            _readable_file(name, path)  # the same check as the service's other files
+            readable_file(name, path)  # the same check as the service's other files
         except ConfigError as exc:
             _fail(str(exc))
     return path
