@@ -203,11 +203,16 @@ build_minio() {
   pseudo=$(minio_pseudo_version "$version")
   info=$(go_module_json "$module@$pseudo")
   commit=${pseudo##*-}
-  date=$(jq -r .Time "$(jq -r .Info <<<"$info")")
-  epoch=$(date -u -d "$date" +%s)
+  # The commit time is the pseudo-version's own (Go's definition: yyyymmddhhmmss, UTC). The proxy's
+  # .info Time is only logged: since 2026-12-05 it gives 20:34:58Z for this commit (20:18:48Z before).
+  date=${pseudo#v0.0.0-}
+  date=${date%%-*}
+  epoch=$(date -u -d "${date:0:8} ${date:8:2}:${date:10:2}:${date:12:2} UTC" +%s)
   rfc3339=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
   [[ "RELEASE.$(date -u -d "@$epoch" +%Y-%m-%dT%H-%M-%SZ)" == "$version" ]] ||
     die "minio $version: commit $commit is from $rfc3339; the release tag must name that time"
+  [[ "$(jq -r .Time "$(jq -r .Info <<<"$info")")" == "$rfc3339" ]] ||
+    log "minio $version: the proxy dates $module@$pseudo $(jq -r .Time "$(jq -r .Info <<<"$info")"); the pseudo-version says $rfc3339"
   log "minio $version: module $module@$pseudo (commit $commit, $rfc3339), license: $(head -c 60 "$(jq -r .Dir <<<"$info")/LICENSE" | tr -s ' \n' ' ')"
   mkdir -p "$WORK/src"
   cd "$WORK/src" || die "cannot cd to $WORK/src"
