@@ -28,7 +28,7 @@ Exit status: 0 when everything passed, 1 on any error, 2 on bad usage.
 Examples (Python 3.11, standard library only):
   python3 tests/dashboards/check_queries.py                # structure only
   python3 tests/dashboards/check_queries.py --list         # and print every substituted query
-  python3 tests/dashboards/check_queries.py --prometheus http://dc1-mon-1:9090 --loki https://dc1-mon-1:3100 --cafile CA \
+  python3 tests/dashboards/check_queries.py --prometheus https://dc1-mon-1:9090 --loki https://dc1-mon-1:3100 --cafile CA \
       --require-data --allow-empty tests/dashboards/allow-empty.txt
 """
 
@@ -703,7 +703,7 @@ def main(argv=None):
     parser.add_argument("--dashboards", default=str(DEFAULT_DASHBOARDS), help="directory of the dashboard JSON files")
     parser.add_argument("--datasources-template", default=str(DEFAULT_DATASOURCES),
                         help="the role's datasource provisioning template (uids and types)")
-    parser.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. http://dc1-mon-1:9090")
+    parser.add_argument("--prometheus", metavar="URL", help="Prometheus base URL, e.g. https://dc1-mon-1:9090")
     parser.add_argument("--loki", metavar="URL", help="Loki base URL, e.g. http://dc1-mon-1:3100")
     parser.add_argument("--range", default="1h", help="time window of the dashboard: $__range, Loki queries (1h)")
     parser.add_argument("--interval", default="1m", help="value of $__interval and $__rate_interval (1m)")
@@ -719,7 +719,7 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true", help="print every substituted query (no network)")
     parser.add_argument("--verbose", "-v", action="store_true", help="print the substituted expressions too")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request (30)")
-    parser.add_argument("--cafile", metavar="FILE", help="CA of https URLs (the platform CA for Loki); default: the system's")
+    parser.add_argument("--cafile", metavar="FILE", help="CA of https URLs (the platform CA for Prometheus and Loki); default: the system's")
     args = parser.parse_args(argv)
 
     try:
