@@ -25,7 +25,7 @@ description:
   - In check mode, reports what it would change and changes nothing; a key that would be created has no
     fingerprint yet. With C(--diff), shows the state of the directory, CA and key before and after.
   - Needs the Python C(cryptography) library on the host (Debian's C(python3-cryptography), which the
-    C(pki) role installs).
+    C(pki) role installs), except in check mode on a host that has no key yet.
 options:
   path:
     description: Directory of the certificate, its key and the CA copy; created when missing.
@@ -225,8 +225,13 @@ def run(module):
         module.fail_json(msg="pki_files: watch_dir %s is not a directory; the pki role creates it (tasks/metrics.yml) "
                              "before any certificate. Nothing was changed." % p["watch_dir"])
 
+    # cryptography is needed to read or make a key; check mode on a fresh host (where the pki role has
+    # not installed python3-cryptography yet) needs neither.
+    if not HAS_CRYPTOGRAPHY and (os.path.exists(key_path) or not check):
+        module.fail_json(msg=missing_required_lib("cryptography") + " (Debian: apt install python3-cryptography; "
+                                                                 "the pki role's main entry point installs it)")
     before = {"directory": os.path.isdir(directory), "ca.crt": sha256_of(ca_path)}
-    current = load_key(key_path) if before["directory"] else None
+    current = load_key(key_path) if before["directory"] and os.path.exists(key_path) else None
     before["key"] = fingerprint(current) if current is not None else None
 
     # The directory.
@@ -305,8 +310,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography") + " (Debian: apt install python3-cryptography)")
     if "/" in module.params["name"] or module.params["name"] in ("", ".", ".."):
         module.fail_json(msg="pki_files: name %r must be a plain file name such as node-exporter. Nothing was changed."
                              % module.params["name"])

@@ -167,3 +167,12 @@ def test_watch_link_points_at_the_certificate(tmp_path, capsys):
 def test_bad_input_fails_and_changes_nothing(tmp_path, capsys, args, message):
     out = run(tmp_path, capsys, **args)
     assert out["failed"] and message in out["msg"] and not (tmp_path / "tls").exists()
+
+
+def test_without_cryptography_check_mode_on_a_fresh_host_still_reports(tmp_path, capsys, monkeypatch):
+    # The pki role installs python3-cryptography in its main entry point, which check mode does not run.
+    monkeypatch.setattr(m, "HAS_CRYPTOGRAPHY", False)
+    out = run(tmp_path, capsys, _ansible_check_mode=True)
+    assert out["changed"] and out["key_changed"] and not (tmp_path / "tls").exists()
+    out = run(tmp_path, capsys)
+    assert out["failed"] and "cryptography" in out["msg"] and not (tmp_path / "tls").exists()
