@@ -228,8 +228,8 @@ def run(module):
     # cryptography is needed to read or make a key; check mode on a fresh host (where the pki role has
     # not installed python3-cryptography yet) needs neither.
     if not HAS_CRYPTOGRAPHY and (os.path.exists(key_path) or not check):
-        module.fail_json(msg=missing_required_lib("cryptography") + " (Debian: apt install python3-cryptography; "
-                                                                 "the pki role's main entry point installs it)")
+        hint = " (Debian: apt install python3-cryptography; the pki role's main entry point installs it)"
+        module.fail_json(msg=missing_required_lib("cryptography") + hint)
     before = {"directory": os.path.isdir(directory), "ca.crt": sha256_of(ca_path)}
     current = load_key(key_path) if before["directory"] and os.path.exists(key_path) else None
     before["key"] = fingerprint(current) if current is not None else None
