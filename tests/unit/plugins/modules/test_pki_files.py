@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime
 import grp
 import json
 import os
@@ -15,15 +16,12 @@ import subprocess
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+# ansible-core itself depends on cryptography: no skip, a missing library fails these tests.
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ansible_collections.hello.platform.plugins.modules import pki_files as m
-
-cryptography = pytest.importorskip("cryptography")
-from cryptography import x509  # noqa: E402  (after the skip)
-from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-
-import datetime  # noqa: E402
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
